@@ -1,0 +1,198 @@
+"""Padded, static-shape views of a graph: GNN inputs and simulator arrays.
+
+Graphs are padded to *size buckets* (powers of two, at least
+:data:`MIN_BUCKET`) so that one XLA compilation serves every graph whose size
+falls in the same bucket. Padding nodes and edges are marked by masks.
+
+GNN node features (``nodes["features"]``, float32, ``NUM_NODE_FEATURES``
+columns; every count or size ``x`` enters as ``log1p(x) / LOG_SCALE`` so that
+values stay O(1) from scalars to 80k-node models):
+
+====  =====================================================================
+ col  feature
+====  =====================================================================
+ 0    FLOPs
+ 1    bytes read
+ 2    bytes written
+ 3    output bytes
+ 4    parameter bytes
+ 5    output elements
+ 6-9  last four output dims, right-aligned (0 where the rank is smaller)
+ 10   rank / MAX_RANK
+ 11   in-degree
+ 12   out-degree
+ 13   level / (depth - 1): relative position in the longest-path layering
+ 14   1 if the node carries a measured latency, else 0
+ 15   measured latency in microseconds (first latency kind, sorted by name)
+====  =====================================================================
+
+Integer node inputs are separate so the network can embed them:
+``nodes["op_type"]`` (vocabulary id), ``nodes["dtype"]`` (dtype id) and
+``nodes["topo_rank"]`` (position in the graph's topological order).
+Edge features (``edges["features"]``): ``[log1p(bytes) / LOG_SCALE,
+has measured transfer time]``. Global features (``globals["features"]``):
+``[log1p(num nodes), log1p(total FLOPs), log1p(depth)] / LOG_SCALE``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jraph
+import numpy as np
+
+from go_jax.graph import graph as graph_lib
+
+MIN_BUCKET = 64
+LOG_SCALE = 20.0
+NUM_NODE_FEATURES = 16
+NUM_EDGE_FEATURES = 2
+NUM_GLOBAL_FEATURES = 3
+
+
+def bucket_size(count: int, minimum: int = MIN_BUCKET) -> int:
+  """Smallest power of two >= max(count, minimum)."""
+  size = max(int(count), int(minimum), 1)
+  return 1 << (size - 1).bit_length()
+
+
+def _log(x) -> np.ndarray:
+  return (np.log1p(np.asarray(x, np.float64)) / LOG_SCALE).astype(np.float32)
+
+
+def node_features(graph: graph_lib.ComputationGraph) -> np.ndarray:
+  """(N, NUM_NODE_FEATURES) float32 node features, documented in the module docstring."""
+  n = graph.num_nodes
+  feats = np.zeros((n, NUM_NODE_FEATURES), np.float32)
+  feats[:, 0] = _log(graph.flops)
+  feats[:, 1] = _log(graph.bytes_read)
+  feats[:, 2] = _log(graph.bytes_written)
+  feats[:, 3] = _log(graph.output_bytes)
+  feats[:, 4] = _log(graph.param_bytes)
+  dims = graph.dims.astype(np.float64)
+  rank = graph.rank
+  col = np.arange(graph_lib.MAX_RANK)[None, :]
+  elements = np.where(col < rank[:, None], dims, 1.0).prod(axis=1)
+  feats[:, 5] = _log(elements)
+  for j in range(4):  # j-th dim from the end
+    idx = rank - 1 - j
+    valid = idx >= 0
+    vals = np.zeros(n)
+    vals[valid] = dims[np.flatnonzero(valid), idx[valid]]
+    feats[:, 9 - j] = _log(vals)
+  feats[:, 10] = rank / graph_lib.MAX_RANK
+  feats[:, 11] = _log(graph.in_degree)
+  feats[:, 12] = _log(graph.out_degree)
+  feats[:, 13] = graph.levels / max(graph.depth - 1, 1)
+  if graph.latency:
+    first = graph.latency[sorted(graph.latency)[0]]
+    known = ~np.isnan(first)
+    feats[:, 14] = known
+    feats[:, 15] = _log(np.where(known, first, 0.0) * 1e6)
+  return feats
+
+
+def to_graphs_tuple(graph: graph_lib.ComputationGraph, num_nodes: int | None = None,
+                    num_edges: int | None = None) -> jraph.GraphsTuple:
+  """Converts ``graph`` to a padded single-graph ``jraph.GraphsTuple`` (numpy leaves).
+
+  Args:
+    graph: the graph.
+    num_nodes: padded node count; defaults to the bucket of ``N + 1`` (jraph
+      padding needs at least one padding node).
+    num_edges: padded edge count; defaults to the bucket of ``E``.
+
+  Returns:
+    A GraphsTuple with ``n_node = [N, num_nodes - N]`` (the second graph is
+    padding, see ``jraph.get_node_padding_mask``) and the node, edge and global
+    features documented in this module.
+  """
+  n, e = graph.num_nodes, graph.num_edges
+  num_nodes = bucket_size(n + 1) if num_nodes is None else num_nodes
+  num_edges = bucket_size(e) if num_edges is None else num_edges
+  if num_nodes < n + 1 or num_edges < e:
+    raise ValueError(f"cannot pad a graph of {n} nodes / {e} edges to {num_nodes} / {num_edges} "
+                     "(need num_nodes > N and num_edges >= E)")
+  topo_rank = np.empty(n, np.int32)
+  topo_rank[graph.topological_order] = np.arange(n, dtype=np.int32)
+  edge_feats = np.zeros((e, NUM_EDGE_FEATURES), np.float32)
+  edge_feats[:, 0] = _log(graph.edge_bytes)
+  if graph.transfer_time is not None:
+    edge_feats[:, 1] = ~np.isnan(graph.transfer_time)
+  single = jraph.GraphsTuple(
+      nodes={"features": node_features(graph), "op_type": graph.op_type.copy(),
+             "dtype": graph.dtype.copy(), "topo_rank": topo_rank},
+      edges={"features": edge_feats},
+      senders=graph.senders.copy(), receivers=graph.receivers.copy(),
+      n_node=np.asarray([n], np.int32), n_edge=np.asarray([e], np.int32),
+      globals={"features": _log([[n, graph.flops.sum(), graph.depth]])})
+  return jraph.pad_with_graphs(single, n_node=num_nodes, n_edge=num_edges, n_graph=2)
+
+
+class PaddedGraph(NamedTuple):
+  """Static-shape arrays of one graph for the vectorized simulator.
+
+  ``Np``/``Ep`` are the padded node/edge counts. Padding edges connect the last
+  padding node to itself and carry zero bytes; use ``edge_mask``.
+  """
+
+  node_mask: np.ndarray  # (Np,) bool, True for real nodes
+  op_type: np.ndarray  # (Np,) int32
+  op_class: np.ndarray  # (Np,) int32
+  flops: np.ndarray  # (Np,) float32, FLOPs
+  bytes_accessed: np.ndarray  # (Np,) float32, bytes read + written
+  output_bytes: np.ndarray  # (Np,) float32, bytes
+  param_bytes: np.ndarray  # (Np,) float32, bytes
+  latency: np.ndarray  # (Np,) float32, measured seconds; -1 where unknown
+  level: np.ndarray  # (Np,) int32, longest-path depth; padding: depth of graph
+  colocation: np.ndarray  # (Np,) int32, -1 = none
+  senders: np.ndarray  # (Ep,) int32
+  receivers: np.ndarray  # (Ep,) int32
+  edge_bytes: np.ndarray  # (Ep,) float32, bytes
+  edge_mask: np.ndarray  # (Ep,) bool
+
+
+def to_padded_arrays(graph: graph_lib.ComputationGraph, num_nodes: int | None = None,
+                     num_edges: int | None = None, latency_kind: str | None = None) -> PaddedGraph:
+  """Pads ``graph`` to static shapes for the simulator.
+
+  Args:
+    graph: the graph.
+    num_nodes: padded node count (default: bucket of N + 1).
+    num_edges: padded edge count (default: bucket of E).
+    latency_kind: which measured latency to carry (default: none, i.e. -1).
+  """
+  n, e = graph.num_nodes, graph.num_edges
+  num_nodes = bucket_size(n + 1) if num_nodes is None else num_nodes
+  num_edges = bucket_size(e) if num_edges is None else num_edges
+  if num_nodes < n + 1 or num_edges < e:
+    raise ValueError(f"cannot pad a graph of {n} nodes / {e} edges to {num_nodes} / {num_edges}")
+
+  def pad(values, fill, dtype, size=num_nodes):
+    out = np.full(size, fill, dtype)
+    out[: len(values)] = values
+    return out
+
+  latency = np.full(n, -1.0)
+  if latency_kind is not None:
+    if latency_kind not in graph.latency:
+      raise KeyError(f"graph {graph.name!r} has no measured latency of kind {latency_kind!r} "
+                     f"(has: {sorted(graph.latency)})")
+    measured = graph.latency[latency_kind]
+    latency = np.where(np.isnan(measured), -1.0, measured)
+  return PaddedGraph(
+      node_mask=pad(np.ones(n, bool), False, bool),
+      op_type=pad(graph.op_type, 0, np.int32),
+      op_class=pad(graph.op_class, 0, np.int32),
+      flops=pad(graph.flops, 0, np.float32),
+      bytes_accessed=pad(graph.bytes_accessed, 0, np.float32),
+      output_bytes=pad(graph.output_bytes, 0, np.float32),
+      param_bytes=pad(graph.param_bytes, 0, np.float32),
+      latency=pad(latency, -1, np.float32),
+      level=pad(graph.levels, graph.depth, np.int32),
+      colocation=pad(graph.colocation, -1, np.int32),
+      senders=pad(graph.senders, num_nodes - 1, np.int32, num_edges),
+      receivers=pad(graph.receivers, num_nodes - 1, np.int32, num_edges),
+      edge_bytes=pad(graph.edge_bytes, 0, np.float32, num_edges),
+      edge_mask=pad(np.ones(e, bool), False, bool, num_edges),
+  )
