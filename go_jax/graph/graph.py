@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from go_jax import errors
 from go_jax.graph import ops
 
 #: Shapes of rank above this are stored with their leading dims folded into one.
@@ -39,7 +40,7 @@ MAX_FLOPS = 1e21  # 1 zetta-FLOP for one op
 MAX_SECONDS = 1e6  # a measured latency of more than ~11 days
 
 
-class GraphError(ValueError):
+class GraphError(errors.InputError):
   """An invalid graph. The message names the offending node or edge."""
 
 
@@ -336,7 +337,7 @@ class ComputationGraph:
       node = int(preds[0])
     cycle = path[seen[node]:][::-1]
     names = " -> ".join(self._node(c) for c in cycle[:6])
-    more = " -> ..." if len(cycle) > 6 else ""
+    more = " -> ..." if len(cycle) > 6 else f" -> {self._node(cycle[0])}"
     raise GraphError(f"graph {self.name!r} has a cycle through {names}{more}")
 
   @functools.cached_property

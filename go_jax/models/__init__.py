@@ -1,0 +1,1 @@
+"""GO policy networks: GraphSAGE encoder, Transformer-XL policy, joint task heads."""

@@ -1,0 +1,67 @@
+"""Default configuration of the GO policy network.
+
+Configs are ``ml_collections.ConfigDict`` s; :func:`go_jax.models.policy.make_policy`
+turns one into a :class:`go_jax.models.policy.PolicyNetwork`. Override fields
+from the command line of an experiment (``--config.model.hidden_size=64``),
+never by mutating a shared config in library code.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+#: Every task the policy can decide, in the order the recurrent task layers run.
+ALL_TASKS = ("placement", "scheduling", "fusion")
+
+
+def get_model_config() -> ml_collections.ConfigDict:
+  """Returns the default model configuration.
+
+  Fields:
+    hidden_size: width of node embeddings and attention features.
+    edge_size: width of the projected edge features used in GNN messages.
+    gnn_hops: number of GraphSAGE message-passing layers (hops).
+    num_attention_layers: Transformer-XL layers of the shared trunk.
+    num_heads: attention heads (must divide ``hidden_size``).
+    ffn_multiplier: feed-forward width of each attention layer, in units of
+      ``hidden_size``.
+    segment_length: nodes per segment of the topological sequence.
+    memory_length: cached positions (from previous segments) each segment
+      attends to, besides itself. 0 disables the recurrence.
+    num_priority_levels: scheduling decides one of this many priority levels.
+    max_devices: size of the placement head; the number of devices actually
+      available is an input of the network (at most ``max_devices``).
+    tasks: enabled tasks, a subset of :data:`ALL_TASKS`; they always run in
+      the order of :data:`ALL_TASKS`.
+    remat: rematerialise activations (per GNN hop and per segment) in the
+      backward pass, trading compute for memory on large graphs.
+  """
+  config = ml_collections.ConfigDict()
+  config.hidden_size = 128
+  config.edge_size = 16
+  config.gnn_hops = 3
+  config.num_attention_layers = 2
+  config.num_heads = 4
+  config.ffn_multiplier = 2
+  config.segment_length = 256
+  config.memory_length = 256
+  config.num_priority_levels = 8
+  config.max_devices = 8
+  config.tasks = ALL_TASKS
+  config.remat = True
+  return config
+
+
+def get_test_config() -> ml_collections.ConfigDict:
+  """A tiny configuration for unit tests (seconds on one CPU core)."""
+  config = get_model_config()
+  config.hidden_size = 16
+  config.edge_size = 4
+  config.gnn_hops = 2
+  config.num_attention_layers = 1
+  config.num_heads = 2
+  config.segment_length = 16
+  config.memory_length = 16
+  config.num_priority_levels = 4
+  config.max_devices = 8
+  return config

@@ -1,0 +1,62 @@
+"""End-to-end tests of ``python -m experiments.graphs`` (real subprocesses)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from go_jax.graph import serialization
+from tests import shared_data
+from tests.graph import test_external_importers
+from tests.graph import test_graph
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_cli(*args):
+  return subprocess.run([sys.executable, "-m", "experiments.graphs", *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_json_summary_of_our_format(tmp_path):
+  path = tmp_path / "d.gograph.npz"
+  serialization.save(test_graph.diamond(), path)
+  out = run_cli(f"--graph={path}", "--json")
+  assert out.returncode == 0, out.stderr
+  summary = json.loads(out.stdout)
+  assert (summary["nodes"], summary["edges"], summary["depth"], summary["flops"]) == (4, 4, 3, 16.0)
+
+
+def test_text_summary_and_save_of_shared_file(tmp_path):
+  source = shared_data.path("pipedream", "resnet50", "graph.txt")
+  saved = tmp_path / "r50.gograph.npz"
+  out = run_cli(f"--graph={source}", f"--save={saved}")
+  assert out.returncode == 0, out.stderr
+  assert "nodes            177" in out.stdout and "conv" in out.stdout
+  again = run_cli(f"--graph={saved}", "--json")
+  assert json.loads(again.stdout)["nodes"] == 177
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ('{"maxSizePerFPGA": 1, "nodes": [', "invalid JSON"),
+    (test_external_importers.TINY_PIPEDREAM.replace("FancyNewLayer", "ReLU") + "\tnode4 -- node2\n", "has a cycle"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, content, fragment):
+  name = "graph.txt" if content.startswith("node") else "bad.json"
+  path = tmp_path / name
+  path.write_text(content)
+  out = run_cli(f"--graph={path}", "--json")
+  assert out.returncode == 2
+  assert out.stdout == ""
+  lines = out.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0] and fragment in lines[0]
+  assert "Traceback" not in out.stderr
+
+
+def test_missing_file_and_bad_flags():
+  out = run_cli("--graph=/no/such/file.json")
+  assert out.returncode == 2 and "no such file" in out.stderr and "Traceback" not in out.stderr
+  out = run_cli()
+  assert out.returncode == 2 and "exactly one of" in out.stderr
