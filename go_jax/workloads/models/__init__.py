@@ -1,0 +1,1 @@
+"""Flax models of the workload zoo, one family per module."""
