@@ -1,0 +1,109 @@
+"""Throughput benchmark of the reference and vectorized simulators (library side of experiments.bench_simulator)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+
+from go_jax.graph import graph as graph_lib
+from simulator import cluster as cluster_lib
+from simulator import reference
+from simulator import types
+from simulator import vectorized
+
+_OPS = ("dot", "conv", "elementwise", "elementwise", "transcendental", "reduce", "reshape", "transpose")
+
+
+def random_graph(num_nodes: int, seed: int = 0, window: int = 64) -> graph_lib.ComputationGraph:
+  """A random DAG with ML-like costs: 1-3 producers among the previous ``window`` nodes.
+
+  Costs: FLOPs log-uniform in [1e6, 1e10], tensors log-uniform in [1 KB, 64 MB].
+  """
+  rng = np.random.default_rng(seed)
+  out = np.exp(rng.uniform(np.log(1e3), np.log(64e6), num_nodes))
+  builder = graph_lib.GraphBuilder(f"random{num_nodes}")
+  for i in range(num_nodes):
+    builder.add_node(f"n{i}", str(rng.choice(_OPS)), flops=float(np.exp(rng.uniform(np.log(1e6), np.log(1e10)))),
+                     bytes_read=float(out[i]), output_bytes=float(out[i]))
+  for j in range(1, num_nodes):
+    lo = max(0, j - window)
+    for i in set(rng.integers(lo, j, size=int(rng.integers(1, 4))).tolist()):
+      builder.add_edge(i, j, float(out[i]))
+  return builder.build()
+
+
+def random_decisions(rng: np.random.Generator, num_nodes: int, num_devices: int, batch: int) -> types.Decisions:
+  """(batch, N) random placement, integer priorities in 0..3 and fusion requests (p = 0.5)."""
+  return types.Decisions(rng.integers(0, num_devices, (batch, num_nodes)).astype(np.int32),
+                         rng.integers(0, 4, (batch, num_nodes)).astype(np.float32),
+                         rng.random((batch, num_nodes)) < 0.5)
+
+
+def real_graphs(data_dir: str) -> dict[str, graph_lib.ComputationGraph]:
+  """The largest dnn-partitioning operator graphs found under ``data_dir`` (empty if absent)."""
+  from go_jax.graph import dnn_partitioning  # pylint: disable=g-import-not-at-top
+  out = {}
+  for path in sorted(glob.glob(os.path.join(data_dir, "throughput-inputs", "OperatorGraphs", "*training*.json"))):
+    out[os.path.basename(path)[:-5]] = dnn_partitioning.load(path)
+  return out
+
+
+def _timed(fn: Callable[[], object], min_seconds: float) -> float:
+  """Seconds per call of ``fn`` (repeated for at least ``min_seconds``)."""
+  calls, start = 0, time.perf_counter()
+  while True:
+    fn()
+    calls += 1
+    elapsed = time.perf_counter() - start
+    if elapsed >= min_seconds:
+      return elapsed / calls
+
+
+def measure(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, batches=(1, 64, 256),
+            reference_evals: int = 1, min_seconds: float = 1.0, seed: int = 0) -> list[dict]:
+  """Rows ``{graph, nodes, padded, batch, evals_per_s, compile_s, reference_evals_per_s, speedup}``."""
+  rng = np.random.default_rng(seed)
+  n, d = graph.num_nodes, cluster.num_devices
+  g, jcluster = vectorized.prepare(graph, cluster)
+  num_padded = int(g.node_mask.shape[0])
+  ref_decisions = random_decisions(rng, n, d, reference_evals)
+  start = time.perf_counter()
+  for b in range(reference_evals):
+    reference.simulate_reference(graph, cluster, jax.tree.map(lambda x, b=b: x[b], ref_decisions))
+  ref_rate = reference_evals / (time.perf_counter() - start)
+  rows = []
+  for batch in batches:
+    decisions = jax.tree.map(jax.numpy.asarray, types.pad_decisions(random_decisions(rng, n, d, batch), num_padded))
+    start = time.perf_counter()
+    jax.block_until_ready(vectorized.simulate_batch(g, jcluster, decisions))
+    compile_s = time.perf_counter() - start
+    per_call = _timed(lambda: jax.block_until_ready(vectorized.simulate_batch(g, jcluster, decisions)), min_seconds)
+    rate = batch / per_call
+    rows.append(dict(graph=graph.name, nodes=n, padded=num_padded, batch=batch, evals_per_s=rate,
+                     compile_s=compile_s, reference_evals_per_s=ref_rate, speedup=rate / ref_rate))
+  return rows
+
+
+def table(rows: list[dict]) -> str:
+  """A markdown table of :func:`measure` rows."""
+  lines = ["| graph | nodes | padded | batch | JAX evals/s | first call (compile) s | reference evals/s | speedup |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+  for r in rows:
+    lines.append(f"| {r['graph']} | {r['nodes']} | {r['padded']} | {r['batch']} | {r['evals_per_s']:.4g} | "
+                 f"{r['compile_s']:.3g} | {r['reference_evals_per_s']:.3g} | {r['speedup']:.3g}x |")
+  return "\n".join(lines)
+
+
+def quick_summary(rows: list[dict]) -> str:
+  """The JSON line ``--quick`` prints last."""
+  by_nodes = {r["nodes"]: r for r in rows if r["batch"] == 256}
+  small, large = by_nodes[min(by_nodes)], by_nodes[max(by_nodes)]
+  return json.dumps({"evals_per_s_1k": round(small["evals_per_s"], 2),
+                     "evals_per_s_10k": round(large["evals_per_s"], 2),
+                     "speedup_vs_reference_1k": round(small["speedup"], 2)})

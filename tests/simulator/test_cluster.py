@@ -1,0 +1,58 @@
+"""Cluster presets, first-D helper, JSON round trip and one-line errors."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from simulator import cluster as cluster_lib
+
+
+@pytest.mark.parametrize("name", sorted(cluster_lib.PRESETS))
+def test_presets_are_valid_and_round_trip(name, tmp_path):
+  cluster = cluster_lib.get_cluster(name)
+  assert cluster.num_devices == len(cluster.device_kinds)
+  path = tmp_path / "c.json"
+  cluster_lib.save_json(cluster, path)
+  again = cluster_lib.load_json(path)
+  assert again.device_kinds == cluster.device_kinds and again.name == cluster.name
+  for a, b in zip(jax.tree.leaves(cluster), jax.tree.leaves(again)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_preset_sizes():
+  sizes = {name: cluster_lib.get_cluster(name).num_devices for name in cluster_lib.PRESETS}
+  assert sizes == {"k80x2": 2, "p100x4": 4, "v100x4": 4, "v100x8": 8, "a100x8": 8, "h100x8": 8,
+                   "tpu_v3_8": 8, "cpu_host": 1}
+  v100 = cluster_lib.get_cluster("v100x8")
+  assert v100.link_bandwidth[0, 4] == 50e9 and v100.link_bandwidth[0, 5] == 10e9  # cube-mesh
+
+
+def test_first_devices_and_host():
+  cluster = cluster_lib.get_cluster("v100x8", 3)
+  assert cluster.num_devices == 3 and np.shape(cluster.link_latency) == (3, 3)
+  with_host = cluster_lib.with_host(cluster)
+  assert with_host.device_kinds == ("gpu", "gpu", "gpu", "cpu")
+  with pytest.raises(cluster_lib.ClusterError, match="cannot take the first 9"):
+    cluster_lib.get_cluster("v100x8", 9)
+
+
+def test_bad_json_names_file_and_field(tmp_path):
+  path = tmp_path / "bad.json"
+  good = cluster_lib.to_dict(cluster_lib.get_cluster("p100x4"))
+  path.write_text("{not json")
+  with pytest.raises(cluster_lib.ClusterError, match=r"bad.json: invalid JSON at line 1"):
+    cluster_lib.load_json(path)
+  for field, value, message in (("peak_flops", [1, 2], "'peak_flops' has shape"),
+                                ("link_bandwidth", -1.0, "'link_bandwidth' must be > 0"),
+                                ("eff", {"bogus": 1.0}, "unknown op class 'bogus'"),
+                                ("mem_capacity", "x", "'mem_capacity' is not a number")):
+    path.write_text(json.dumps({**good, field: value}))
+    with pytest.raises(cluster_lib.ClusterError, match=message) as info:
+      cluster_lib.load_json(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+  del good["eff_bw"]
+  path.write_text(json.dumps(good))
+  with pytest.raises(cluster_lib.ClusterError, match="missing field 'eff_bw'"):
+    cluster_lib.load_json(path)
