@@ -1,0 +1,41 @@
+r"""Compare optimization methods side by side on one or more graphs.
+
+Usage:
+  python -m experiments.evaluate --graph=NAME_OR_PATH[,...] --cluster=PRESET_OR_JSON \
+      --methods=all|m1,m2 [--devices=D] [--budget=N] [--seed=S] [--json_out=FILE]
+
+Prints one table per graph: step time, speedup over single device and over the
+human expert, peak memory, OOM, step time / lower bound, simulator evaluations
+used and wall-clock search time. ``--json_out`` writes one record per
+(graph, method).
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from experiments import cli
+from experiments import evaluate_lib
+
+_GRAPH = flags.DEFINE_list("graph", None, "Comma-separated graph files or workload names.")
+_CLUSTER = flags.DEFINE_string("cluster", "v100x4", "Cluster preset name or JSON file.")
+_DEVICES = flags.DEFINE_integer("devices", None, "Use only the first D devices of the cluster.")
+_METHODS = flags.DEFINE_list("methods", ["all"], "Methods to run, or 'all'.")
+_BUDGET = flags.DEFINE_integer("budget", 1000, "Simulator evaluations per search method.")
+_SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
+_JSON_OUT = flags.DEFINE_string("json_out", None, "Write the records as a JSON list to this file.")
+
+
+def main(argv):
+  del argv
+  if not _GRAPH.value:
+    cli.fail("--graph is required (comma-separated graph files or workload names)")
+  records = evaluate_lib.run(_GRAPH.value, _CLUSTER.value, _METHODS.value, devices=_DEVICES.value,
+                             budget=_BUDGET.value, seed=_SEED.value, progress=evaluate_lib.log)
+  print(evaluate_lib.format_records(records))
+  if _JSON_OUT.value:
+    evaluate_lib.write_json(records, _JSON_OUT.value)
+
+
+if __name__ == "__main__":
+  cli.run(main)

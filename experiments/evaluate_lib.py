@@ -1,0 +1,101 @@
+"""Library behind ``python -m experiments.evaluate`` (and the main job)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from typing import Any, Callable, Sequence
+
+from experiments import cli
+from go_jax import baselines
+from go_jax import errors
+from go_jax import evaluation
+from go_jax.graph import loading
+from simulator import cluster as cluster_lib
+
+TABLE_COLUMNS = ("method", "step_ms", "vs_single", "vs_expert", "peak_gib", "oom", "step/LB",
+                 "evals", "search_s")
+
+
+def log(message: str) -> None:
+  """Progress on stderr (stdout carries the table)."""
+  print(f"[evaluate] {message}", file=sys.stderr, flush=True)
+
+
+def resolve_methods(names: Sequence[str]) -> list[str]:
+  if list(names) == ["all"]:
+    return list(baselines.METHODS)
+  unknown = [n for n in names if n not in baselines.METHODS]
+  if unknown:
+    raise errors.InputError(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(baselines.METHODS)})")
+  return list(names)
+
+
+def run(graphs: Sequence[str], cluster_spec: str, methods: Sequence[str], devices: int | None = None,
+        budget: int = 1000, seed: int = 0,
+        progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+  """Evaluates ``methods`` on every graph; returns all records."""
+  names = resolve_methods(methods)
+  if budget < 1:
+    raise errors.InputError(f"--budget must be >= 1, got {budget}")
+  cluster = cluster_lib.get_cluster(cluster_spec, devices)
+  records = []
+  for spec in graphs:
+    if progress:
+      progress(f"loading {spec}")
+    graph = loading.load_graph(spec)
+    expert = evaluation.expert_for(spec, graph, cluster.num_devices)
+    problem = evaluation.Problem(graph, cluster, budget=budget, seed=seed, expert=expert)
+    for record in evaluation.evaluate(problem, baselines.METHODS, names, progress):
+      record["cluster"] = cluster.name
+      records.append(record)
+  return records
+
+
+def _row(record: dict[str, Any]) -> dict[str, Any]:
+  def num(value, scale=1.0):
+    return "-" if value is None else float(value) * scale
+  peak = record.get("peak_memory")
+  return {
+      "method": record["method"],
+      "step_ms": num(record["step_time"], 1e3),
+      "vs_single": num(record.get("speedup_vs_single")),
+      "vs_expert": num(record.get("speedup_vs_expert")),
+      "peak_gib": "-" if not peak else max(peak) / 2**30,
+      "oom": "-" if record["oom"] is None else ("OOM" if record["oom"] else "ok"),
+      "step/LB": num(record.get("step_over_lb")),
+      "evals": record["evaluations"],
+      "search_s": record["search_seconds"],
+  }
+
+
+def format_records(records: list[dict[str, Any]]) -> str:
+  """One table per graph; unavailable methods are listed under the table with the reason."""
+  out = []
+  graphs = list(dict.fromkeys(r["graph"] for r in records))
+  for name in graphs:
+    rows = [r for r in records if r["graph"] == name]
+    first = rows[0]
+    out.append(f"{name} on {first['cluster']}  (lower bound {first['lower_bound'] * 1e3:.4g} ms)")
+    out.append(cli.format_table([_row(r) for r in rows], TABLE_COLUMNS))
+    for r in rows:
+      if r.get("notes"):
+        out.append(f"  note ({r['method']}): {r['notes']}")
+    out.append("")
+  return "\n".join(out)
+
+
+def write_json(records: list[dict[str, Any]], path: str) -> None:
+  """Writes the records atomically (nothing half-written on failure)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+  try:
+    with os.fdopen(fd, "w") as f:
+      json.dump(records, f, indent=1)
+    os.replace(tmp, path)
+  except BaseException:
+    os.unlink(tmp)
+    raise

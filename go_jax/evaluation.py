@@ -1,0 +1,146 @@
+"""Runs optimization methods on (graph, cluster) problems and scores them side by side.
+
+Every method, heuristic or learned, is a function ``Problem -> MethodOutput``
+registered in :data:`go_jax.baselines.METHODS`. :func:`evaluate` runs the
+requested methods on one problem, scores each method's decisions with the
+exact reference simulator, and returns one record per method with the step
+time, speedups over single-device and human-expert placement, peak memory,
+OOM, step time / lower bound, simulator evaluations spent and wall-clock
+search time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from go_jax import errors
+from go_jax.graph import graph as graph_lib
+import simulator
+from simulator import cluster as cluster_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+  """One optimization problem.
+
+  Attributes:
+    graph: the computation graph.
+    cluster: the devices and links.
+    budget: simulator evaluations a search method may spend.
+    seed: random seed of stochastic methods.
+    expert: (N,) int32 human-expert placement, if one is known for the graph.
+  """
+
+  graph: graph_lib.ComputationGraph
+  cluster: cluster_lib.Cluster
+  budget: int = 1000
+  seed: int = 0
+  expert: np.ndarray | None = None
+
+  @property
+  def num_devices(self) -> int:
+    return self.cluster.num_devices
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodOutput:
+  """What a method returns.
+
+  Attributes:
+    decisions: the chosen (N,) placement, priority and fusion.
+    evaluations: simulator evaluations the method spent (0 for heuristics).
+    notes: anything a reader of the results table should know.
+  """
+
+  decisions: simulator.Decisions
+  evaluations: int = 0
+  notes: str = ""
+
+
+Method = Callable[[Problem], MethodOutput]
+
+
+class MethodUnavailable(errors.InputError):
+  """A method cannot run on this problem (the message says why)."""
+
+
+def evaluate(problem: Problem, methods: dict[str, Method], names: Sequence[str],
+             progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+  """Runs ``names`` (keys of ``methods``) on ``problem`` and scores them.
+
+  Returns:
+    One record per method (dicts with the keys documented in the module
+    docstring); a method that cannot run on this problem (e.g. ``expert``
+    without an expert placement) is reported with ``step_time`` None and a
+    ``notes`` entry saying why.
+  """
+  unknown = [n for n in names if n not in methods]
+  if unknown:
+    raise errors.InputError(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(methods)})")
+  graph, cluster = problem.graph, problem.cluster
+  lower = simulator.lower_bound(graph, cluster)
+  records = []
+  for name in names:
+    if progress:
+      progress(f"{graph.name}: running {name}")
+    start = time.perf_counter()
+    try:
+      output = methods[name](problem)
+    except MethodUnavailable as e:
+      records.append({"graph": graph.name, "method": name, "step_time": None, "lower_bound": lower,
+                      "oom": None, "evaluations": 0, "search_seconds": 0.0, "notes": str(e)})
+      continue
+    seconds = time.perf_counter() - start
+    result, _ = simulator.simulate_reference(graph, cluster, output.decisions)
+    records.append({
+        "graph": graph.name,
+        "method": name,
+        "step_time": float(result.step_time),
+        "lower_bound": lower,
+        "step_over_lb": float(result.step_time) / lower if lower > 0 else float("nan"),
+        "peak_memory": [float(m) for m in np.asarray(result.peak_memory)],
+        "oom": bool(np.any(result.oom)),
+        "bytes_moved": float(result.bytes_moved),
+        "max_load": float(result.max_load),
+        "evaluations": int(output.evaluations),
+        "search_seconds": seconds,
+        "notes": output.notes,
+    })
+  _add_speedups(records)
+  return records
+
+
+def _add_speedups(records: list[dict[str, Any]]) -> None:
+  by_method = {r["method"]: r["step_time"] for r in records}
+  for ref in ("single", "expert"):
+    base = by_method.get(ref)
+    for r in records:
+      r[f"speedup_vs_{ref}"] = (base / r["step_time"]) if base and r["step_time"] else None
+
+
+def expert_for(spec: str, graph: graph_lib.ComputationGraph, num_devices: int) -> np.ndarray | None:
+  """The human-expert placement for a graph given by ``spec`` (path or workload), if known.
+
+  * a workload name: the zoo's expert placement for ``num_devices`` devices;
+  * a dnn-partitioning file ``.../<inputs>/<Graphs>/<model>.json``: the shipped
+    split ``.../human-experts/<model>_expert.json`` when it exists and fits.
+  """
+  import importlib  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  if graph.meta.get("source_format") == "dnn-partitioning" and os.path.exists(spec):
+    from go_jax.graph import dnn_partitioning  # pylint: disable=g-import-not-at-top
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(spec))))
+    stem = os.path.splitext(os.path.basename(spec))[0]
+    split = os.path.join(root, "human-experts", f"{stem}_expert.json")
+    if not os.path.exists(split):
+      return None
+    devices = dnn_partitioning.load_expert_split(split, graph)
+    return devices if devices.max() < num_devices else None
+  if os.path.exists(spec):
+    return None
+  workloads = importlib.import_module("go_jax.workloads")
+  return np.asarray(workloads.expert_placement(spec, graph, num_devices), np.int32)
