@@ -28,6 +28,7 @@ import flax.struct
 import jax
 import numpy as np
 
+from go_jax import errors
 from go_jax.graph import ops
 
 #: Default efficiency factor per op class (index = ``ops.OP_CLASSES``):
@@ -40,7 +41,7 @@ GB = 1e9
 GIB = float(2**30)
 
 
-class ClusterError(ValueError):
+class ClusterError(errors.InputError):
   """A malformed cluster spec (bad JSON, wrong shapes, non-positive values)."""
 
 

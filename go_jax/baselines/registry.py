@@ -8,6 +8,7 @@ import numpy as np
 
 from go_jax import evaluation
 from go_jax.baselines import list_scheduling
+from go_jax.baselines import metis
 from go_jax.baselines import placement
 from go_jax.graph import graph as graph_lib
 import simulator
@@ -48,11 +49,18 @@ def expert(problem: evaluation.Problem) -> evaluation.MethodOutput:
   return evaluation.MethodOutput(simulator.default_decisions(problem.graph.num_nodes, devices))
 
 
+def metis_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
+  """METIS balanced min-cut (compute-balanced, traffic-minimising) with memory repair."""
+  devices = metis.metis_placement(problem.graph, problem.cluster, seed=problem.seed)
+  return evaluation.MethodOutput(simulator.default_decisions(problem.graph.num_nodes, devices))
+
+
 METHODS: dict[str, evaluation.Method] = {
     "single": _placement_method(placement.single_device),
     "contiguous": _placement_method(placement.contiguous),
     "round_robin": _placement_method(placement.round_robin),
     "expert": expert,
+    "metis": metis_method,
     "m_topo": _schedule_method(list_scheduling.m_topo),
     "m_etf": _schedule_method(list_scheduling.m_etf),
     "heft": _schedule_method(list_scheduling.heft),

@@ -60,3 +60,36 @@ def test_missing_file_and_bad_flags():
   assert out.returncode == 2 and "no such file" in out.stderr and "Traceback" not in out.stderr
   out = run_cli()
   assert out.returncode == 2 and "exactly one of" in out.stderr
+
+
+def test_json_summary_of_hlo_training_step(tmp_path):
+  """The issue's acceptance check: an HLO dump of a Flax training step with thousands of instructions."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import optax  # pylint: disable=g-import-not-at-top
+  from tests.graph import test_hlo_import  # pylint: disable=g-import-not-at-top
+
+  model = test_hlo_import._Transformer()  # pylint: disable=protected-access
+  tokens = jnp.zeros((4, 32), jnp.int32)
+  params = jax.eval_shape(model.init, jax.random.PRNGKey(0), tokens)
+  optimizer = optax.adam(1e-3)
+
+  def train_step(params, opt_state, tokens):
+    def loss_fn(p):
+      logits = model.apply(p, tokens)
+      return optax.softmax_cross_entropy_with_integer_labels(logits, tokens).mean()
+    grads = jax.grad(loss_fn)(params)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  text = jax.jit(train_step).lower(params, jax.eval_shape(optimizer.init, params), tokens).as_text(dialect="hlo")
+  path = tmp_path / "train_step.hlo"
+  path.write_text(text)
+  out = run_cli(f"--graph={path}", "--json")
+  assert out.returncode == 0, out.stderr
+  summary = json.loads(out.stdout)
+  instructions = sum(1 for line in text.splitlines() if " = " in line)
+  assert instructions > 2000
+  assert 0.5 * instructions < summary["nodes"] <= instructions
+  assert summary["edges"] > summary["nodes"] and summary["depth"] > 100 and summary["flops"] > 1e7
+  assert summary["op_types"]["dot"] > 90
