@@ -1,0 +1,287 @@
+"""The GO policy: GNN encoder, Transformer-XL trunk, recurrent joint-task heads.
+
+One forward pass decides every node at once (non-autoregressive)::
+
+  graph --GraphEncoder--> node embeddings (Np, H), context (H,)
+        --topological order--> sequence (Np, H)
+        --SegmentRecurrentStack (trunk, gated by context)--> z_0
+  for each enabled task t, in the order placement, scheduling, fusion:
+        z_t = TaskLayer(z_{t-1} + task_embed[t] + action_embed[t-1](a_{t-1}))   (shared params)
+        a_t ~ Categorical(head_t(z_t))                                          (per node)
+
+The task layer is one Transformer-XL layer whose parameters are shared across
+tasks (recurrent attention); its residual connection carries z_{t-1}. Each
+stack of layers is modulated by a gate vector computed from the graph context
+(parameter superposition).
+
+Decisions for disabled tasks are the documented defaults, with log-prob and
+entropy 0: placement on device 0, priority level 0 for every node (all equal,
+so the scheduler's FIFO order decides), no fusion (0).
+
+Shapes: ``Np`` is the padded node count of the GraphsTuple (from
+:func:`go_jax.graph.features.to_graphs_tuple`), ``B`` a batch of graphs padded
+to the same bucket and stacked with :func:`stack_graphs`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import jraph
+import ml_collections
+import numpy as np
+
+from go_jax.models import attention
+from go_jax.models import config as config_lib
+from go_jax.models import gnn
+
+_MASKED_LOGIT = -1e9
+_TASK_INDEX = {task: index for index, task in enumerate(config_lib.ALL_TASKS)}
+
+
+class Decisions(NamedTuple):
+  """One value per node and task; int32 actions or float32 log-probs/entropies.
+
+  Values are 0 at padding nodes and for disabled tasks.
+  """
+
+  placement: jax.Array  # (Np,) device id in [0, num_devices)
+  priority: jax.Array  # (Np,) priority level in [0, num_priority_levels); higher runs first
+  fusion: jax.Array  # (Np,) 1 = fuse the op with its neighbours, 0 = keep it a kernel of its own
+
+
+class PolicyOutput(NamedTuple):
+  """Output of :class:`PolicyNetwork` for one graph (add a leading B when batched)."""
+
+  actions: Decisions  # (Np,) int32 each
+  log_prob: Decisions  # (Np,) float32 each, log-probability of the action; 0 at padding/disabled
+  entropy: Decisions  # (Np,) float32 each, entropy (nats) of the node's distribution; 0 likewise
+  value: jax.Array  # () float32, state-value estimate of the graph (PPO baseline)
+
+
+def joint_log_prob(log_prob: Decisions) -> jax.Array:
+  """(..., Np) log-probability of all of a node's decisions (sum over tasks)."""
+  return log_prob.placement + log_prob.priority + log_prob.fusion
+
+
+def topological_order(topo_rank: jax.Array, node_mask: jax.Array) -> jax.Array:
+  """(Np,) int32 node ids sorted by topological rank; padding nodes last, by id.
+
+  Args:
+    topo_rank: (Np,) int32 rank of each real node (padding values are ignored).
+    node_mask: (Np,) bool, True for real nodes.
+  """
+  num_nodes = topo_rank.shape[0]
+  ids = jnp.arange(num_nodes, dtype=jnp.int32)
+  key = jnp.where(node_mask, topo_rank.astype(jnp.int32), num_nodes + ids)
+  return jnp.argsort(key).astype(jnp.int32)
+
+
+def _categorical_stats(logits: jax.Array, actions: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Log-prob of ``actions`` (L,) and entropy, both (L,), of categoricals ``logits`` (L, C)."""
+  log_probs = jax.nn.log_softmax(logits, axis=-1)
+  chosen = jnp.take_along_axis(log_probs, actions[:, None], axis=-1)[:, 0]
+  entropy = -(jnp.exp(log_probs) * log_probs).sum(axis=-1)  # masked classes: 0 * (-1e9) = 0
+  return chosen, entropy
+
+
+class PolicyNetwork(nn.Module):
+  """The GO policy and value network for one padded graph. Build it with :func:`make_policy`.
+
+  Attributes: see :func:`go_jax.models.config.get_model_config`.
+  """
+
+  hidden_size: int
+  edge_size: int
+  gnn_hops: int
+  num_attention_layers: int
+  num_heads: int
+  ffn_multiplier: int
+  segment_length: int
+  memory_length: int
+  num_priority_levels: int
+  max_devices: int
+  tasks: tuple[str, ...]
+  remat: bool = False
+
+  def _stack(self, num_layers: int, name: str) -> attention.SegmentRecurrentStack:
+    return attention.SegmentRecurrentStack(
+        num_layers=num_layers, num_heads=self.num_heads, hidden_size=self.hidden_size,
+        segment_length=self.segment_length, memory_length=self.memory_length,
+        ffn_multiplier=self.ffn_multiplier, remat=self.remat, name=name)
+
+  @nn.compact
+  def __call__(self, graphs: jraph.GraphsTuple, num_devices: jax.Array, rng: jax.Array | None = None,
+               actions: Decisions | None = None) -> PolicyOutput:
+    """Decides every node of one graph.
+
+    Three modes: with ``actions``, evaluates those actions (log-probs and
+    entropies for PPO; ``rng`` is ignored); otherwise samples with ``rng``, or
+    takes the most likely action of every node when ``rng`` is None (greedy).
+
+    Args:
+      graphs: one padded graph from :func:`go_jax.graph.features.to_graphs_tuple`.
+      num_devices: () int32, devices available, clipped to [1, max_devices];
+        placement never picks a device >= num_devices.
+      rng: PRNG key for sampling, or None for greedy decoding.
+      actions: decisions (Np,) int32 each, in node order, to evaluate.
+
+    Returns:
+      The decisions, their log-probs and entropies, and the value estimate.
+    """
+    unknown = set(self.tasks) - set(config_lib.ALL_TASKS)
+    if unknown:
+      raise ValueError(f"unknown tasks {sorted(unknown)}; valid: {config_lib.ALL_TASKS}")
+    masks = gnn.graph_masks(graphs)
+    encoding = gnn.GraphEncoder(self.hidden_size, self.edge_size, self.gnn_hops, remat=self.remat,
+                                name="encoder")(graphs)
+    order = topological_order(graphs.nodes["topo_rank"], masks.node_mask)
+    inverse = jnp.argsort(order)
+    sequence = encoding.node_embeddings[order]  # (Np, H), topological order
+    sequence_mask = masks.node_mask[order]
+
+    num_gates = self.num_attention_layers + len(config_lib.ALL_TASKS)
+    # Zero-initialised so every gate starts at exactly 1 (no modulation).
+    gates = 1.0 + jnp.tanh(nn.Dense(num_gates * self.hidden_size, kernel_init=nn.initializers.zeros,
+                                    name="modulation")(encoding.context))
+    gates = gates.reshape(num_gates, self.hidden_size)
+    trunk = self._stack(self.num_attention_layers, "trunk")(
+        sequence, sequence_mask, gates[: self.num_attention_layers])
+
+    value_features = jnp.concatenate([encoding.context, gnn.masked_mean(trunk, sequence_mask)])
+    value = nn.Dense(1, name="value_out")(nn.relu(nn.Dense(self.hidden_size, name="value_hidden")(
+        value_features)))[0]
+
+    task_layer = self._stack(1, "task_layer")  # one module, called once per task: shared params
+    task_embedding = nn.Embed(len(config_lib.ALL_TASKS), self.hidden_size, name="task_embed")
+    num_classes = {"placement": self.max_devices, "scheduling": self.num_priority_levels, "fusion": 2}
+    num_devices = jnp.clip(jnp.asarray(num_devices, jnp.int32), 1, self.max_devices)
+    keys = jax.random.split(rng, len(config_lib.ALL_TASKS)) if rng is not None else None
+    num_nodes = sequence.shape[0]
+    zeros_int, zeros_float = jnp.zeros(num_nodes, jnp.int32), jnp.zeros(num_nodes, jnp.float32)
+    chosen, log_probs, entropies = {}, {}, {}
+    state = trunk
+    previous_action = jnp.zeros_like(trunk)
+    for task in config_lib.ALL_TASKS:
+      index = _TASK_INDEX[task]
+      if task not in self.tasks:
+        chosen[task], log_probs[task], entropies[task] = zeros_int, zeros_float, zeros_float
+        continue
+      state = task_layer(state + task_embedding(jnp.asarray(index)) + previous_action, sequence_mask,
+                         gates[self.num_attention_layers + index][None])
+      # Small initial logits: the untrained policy is close to uniform.
+      logits = nn.Dense(num_classes[task], kernel_init=nn.initializers.normal(0.01), name=f"{task}_head")(
+          nn.LayerNorm(name=f"{task}_head_norm")(state))  # (Np, classes)
+      if task == "placement":
+        logits = jnp.where(jnp.arange(self.max_devices) < num_devices, logits, _MASKED_LOGIT)
+      if actions is not None:
+        action = _task_field(actions, task)[order].astype(jnp.int32)
+      elif keys is not None:
+        action = jax.random.categorical(keys[index], logits, axis=-1).astype(jnp.int32)
+      else:
+        action = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+      action = jnp.where(sequence_mask, action, 0)
+      log_prob, entropy = _categorical_stats(logits, action)
+      # Back to node order for the output; padding entries are 0.
+      chosen[task] = action[inverse]
+      log_probs[task] = jnp.where(sequence_mask, log_prob, 0.0)[inverse]
+      entropies[task] = jnp.where(sequence_mask, entropy, 0.0)[inverse]
+      previous_action = nn.Embed(num_classes[task], self.hidden_size, name=f"{task}_action_embed")(action)
+
+    def decisions(values):
+      return Decisions(placement=values["placement"], priority=values["scheduling"], fusion=values["fusion"])
+
+    return PolicyOutput(actions=decisions(chosen), log_prob=decisions(log_probs),
+                        entropy=decisions(entropies), value=value)
+
+
+def _task_field(decisions: Decisions, task: str) -> jax.Array:
+  return {"placement": decisions.placement, "scheduling": decisions.priority,
+          "fusion": decisions.fusion}[task]
+
+
+def make_policy(config: ml_collections.ConfigDict) -> PolicyNetwork:
+  """Builds the network from a config of :func:`go_jax.models.config.get_model_config`."""
+  if config.hidden_size % config.num_heads:
+    raise ValueError(f"hidden_size {config.hidden_size} is not divisible by num_heads {config.num_heads}")
+  return PolicyNetwork(
+      hidden_size=config.hidden_size, edge_size=config.edge_size, gnn_hops=config.gnn_hops,
+      num_attention_layers=config.num_attention_layers, num_heads=config.num_heads,
+      ffn_multiplier=config.ffn_multiplier, segment_length=config.segment_length,
+      memory_length=config.memory_length, num_priority_levels=config.num_priority_levels,
+      max_devices=config.max_devices, tasks=tuple(config.tasks), remat=config.remat)
+
+
+# ---------------------------------------------------------------------------
+# Pure functions on one graph, and their batched versions (the only vmap).
+# ---------------------------------------------------------------------------
+
+
+def init_params(network: PolicyNetwork, rng: jax.Array, graphs: jraph.GraphsTuple):
+  """Initialises parameters from one (unbatched) example graph."""
+  init_rng, sample_rng = jax.random.split(rng)
+  return network.init(init_rng, graphs, jnp.int32(network.max_devices), sample_rng)
+
+
+def sample(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array,
+           rng: jax.Array) -> PolicyOutput:
+  """Samples decisions for one graph; see :meth:`PolicyNetwork.__call__`."""
+  return network.apply(params, graphs, num_devices, rng)
+
+
+def evaluate(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array,
+             actions: Decisions) -> PolicyOutput:
+  """Log-probs and entropies of given ``actions`` (node order) for one graph."""
+  return network.apply(params, graphs, num_devices, None, actions)
+
+
+def greedy(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array) -> PolicyOutput:
+  """The most likely decision of every node of one graph."""
+  return network.apply(params, graphs, num_devices)
+
+
+def sample_batch(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array,
+                 rng: jax.Array) -> PolicyOutput:
+  """:func:`sample` over a batch: graphs (B, ...), num_devices (B,), one key -> outputs (B, ...)."""
+  keys = jax.random.split(rng, num_devices.shape[0])
+  return jax.vmap(functools.partial(sample, network, params))(graphs, num_devices, keys)
+
+
+def evaluate_batch(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array,
+                   actions: Decisions) -> PolicyOutput:
+  """:func:`evaluate` over a batch: actions (B, Np) each."""
+  return jax.vmap(functools.partial(evaluate, network, params))(graphs, num_devices, actions)
+
+
+def greedy_batch(network: PolicyNetwork, params, graphs: jraph.GraphsTuple,
+                 num_devices: jax.Array) -> PolicyOutput:
+  """:func:`greedy` over a batch."""
+  return jax.vmap(functools.partial(greedy, network, params))(graphs, num_devices)
+
+
+class BatchedPolicy(NamedTuple):
+  """Jitted batched entry points of one network (params are an argument)."""
+
+  sample: Callable[..., PolicyOutput]  # (params, graphs, num_devices (B,), rng) -> PolicyOutput (B, ...)
+  evaluate: Callable[..., PolicyOutput]  # (params, graphs, num_devices (B,), actions) -> PolicyOutput (B, ...)
+  greedy: Callable[..., PolicyOutput]  # (params, graphs, num_devices (B,)) -> PolicyOutput (B, ...)
+
+
+def make_batched(network: PolicyNetwork) -> BatchedPolicy:
+  """Jits the batched functions of ``network`` (one compilation per bucket and batch size)."""
+  return BatchedPolicy(sample=jax.jit(functools.partial(sample_batch, network)),
+                       evaluate=jax.jit(functools.partial(evaluate_batch, network)),
+                       greedy=jax.jit(functools.partial(greedy_batch, network)))
+
+
+def stack_graphs(graphs: Sequence[jraph.GraphsTuple]) -> jraph.GraphsTuple:
+  """Stacks padded GraphsTuples of identical shapes along a new leading batch axis."""
+  shapes = {tuple(np.shape(leaf) for leaf in jax.tree.leaves(g)) for g in graphs}
+  if len(shapes) != 1:
+    raise ValueError("graphs must be padded to the same sizes to be batched "
+                     "(pass num_nodes/num_edges to to_graphs_tuple)")
+  return jax.tree.map(lambda *leaves: np.stack(leaves), *graphs)
