@@ -163,7 +163,6 @@ def _event_simulation(graph, placement, key, root, duration, copy_dur, num_devic
   device_free = {d: True for d in range(num_devices)}
   link_free = {link: True for link in link_queue}
   started: set[int] = set()
-  copy_started: set[tuple[int, int]] = set()
   device_order: list[list[int]] = [[] for _ in range(num_devices)]
   head_of_device = {d: 0 for d in range(num_devices)}  # in-order: index of the next kernel
   head_of_link = {link: 0 for link in link_queue}
@@ -183,24 +182,50 @@ def _event_simulation(graph, placement, key, root, duration, copy_dur, num_devic
       return None
     return max(times, default=0.0)
 
+  # FIFO ready queues: a kernel enters its device's queue when its last input
+  # arrives, keyed by that arrival time (ties: node index); a copy enters its
+  # link's queue when its producer finishes.
+  waiting = {r: len(inputs[r]) for r in roots}
+  waiting_on: dict[tuple[int, int], list[int]] = {}
+  for r in roots:
+    for j in inputs[r]:
+      waiting_on.setdefault((j, int(placement[r])), []).append(r)
+  device_ready: dict[int, list[tuple[float, int]]] = {d: [] for d in range(num_devices)}
+  link_ready: dict[tuple[int, int], list[tuple[float, int]]] = {link: [] for link in link_queue}
+  copies_of = {}
+  for link, producers in link_queue.items():
+    for j in producers:
+      copies_of.setdefault(j, []).append(link)
+  for r in roots:
+    if waiting[r] == 0:
+      heapq.heappush(device_ready[int(placement[r])], (0.0, r))
+
+  def arrived(j, d, now):
+    """Tensor j is now present on device d: release the kernels that waited for it."""
+    present[(j, d)] = now
+    for r in waiting_on.get((j, d), ()):
+      waiting[r] -= 1
+      if waiting[r] == 0:
+        heapq.heappush(device_ready[d], (now, r))
+
   def next_kernel(d, now):
     if policy == IN_ORDER:  # in-order stream: only the head may start
       head = head_of_device[d]
-      pending = device_queue[d][head:head + 1]
-    else:
-      pending = [r for r in device_queue[d] if r not in started]
-    ready = [(ready_time(r), r) for r in pending]
-    ready = [(t, r) for t, r in ready if t is not None and t <= now]
-    return min(ready)[1] if ready else None  # FIFO: first ready (ties: node index)
+      if head >= len(device_queue[d]):
+        return None
+      r = device_queue[d][head]
+      t = ready_time(r)
+      return r if t is not None and t <= now else None
+    return heapq.heappop(device_ready[d])[1] if device_ready[d] else None  # FIFO
 
   def next_copy(link, now):
     if policy == IN_ORDER:
       head = head_of_link[link]
-      pending = link_queue[link][head:head + 1]
-    else:
-      pending = [j for j in link_queue[link] if (j, link[1]) not in copy_started]
-    ready = [(finish[j], j) for j in pending if not np.isnan(finish[j]) and finish[j] <= now]
-    return min(ready)[1] if ready else None
+      if head >= len(link_queue[link]):
+        return None
+      j = link_queue[link][head]
+      return j if not np.isnan(finish[j]) and finish[j] <= now else None
+    return heapq.heappop(link_ready[link])[1] if link_ready[link] else None  # FIFO
 
   def dispatch(now):
     for d in range(num_devices):
@@ -217,7 +242,6 @@ def _event_simulation(graph, placement, key, root, duration, copy_dur, num_devic
       if link_free[link]:
         j = next_copy(link, now)
         if j is not None:
-          copy_started.add((j, link[1]))
           head_of_link[link] += 1
           link_free[link] = False
           push(now + copy_dur[(j, link[1])], "copy", (j, link, now))
@@ -228,11 +252,13 @@ def _event_simulation(graph, placement, key, root, duration, copy_dur, num_devic
     if kind == "kernel":
       (r,) = payload
       finish[r] = now
-      present[(r, int(placement[r]))] = now
+      arrived(r, int(placement[r]), now)
+      for link in copies_of.get(r, ()):
+        heapq.heappush(link_ready[link], (now, r))
       device_free[int(placement[r])] = True
     else:
       j, link, copy_start = payload
-      present[(j, link[1])] = now
+      arrived(j, link[1], now)
       copies[(j, link[1])] = (copy_start, now)
       link_free[link] = True
     dispatch(now)

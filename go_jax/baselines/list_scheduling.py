@@ -130,11 +130,11 @@ def heft(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster) -> Sch
   # Decreasing rank is topological when every node costs > 0; the level breaks
   # ties (and zero-cost chains) so the order stays topological.
   order = np.lexsort((np.arange(graph.num_nodes), graph.levels, -rank))
-  order = _make_topological(graph, order)
+  order = make_topological(graph, order)
   return _place_in_order(graph, costs, order, lambda i, start, end: int(np.argmin(end)))
 
 
-def _make_topological(graph: graph_lib.ComputationGraph, preferred: np.ndarray) -> np.ndarray:
+def make_topological(graph: graph_lib.ComputationGraph, preferred: np.ndarray) -> np.ndarray:
   """The topological order closest to ``preferred``: always the ready node ranked first in it."""
   import heapq  # pylint: disable=g-import-not-at-top
   position = np.empty(graph.num_nodes, np.int64)

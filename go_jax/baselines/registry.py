@@ -7,9 +7,11 @@ from typing import Callable
 import numpy as np
 
 from go_jax import evaluation
+from go_jax.baselines import fusion
 from go_jax.baselines import list_scheduling
 from go_jax.baselines import metis
 from go_jax.baselines import placement
+from go_jax.baselines import scheduling
 from go_jax.graph import graph as graph_lib
 import simulator
 from simulator import objectives
@@ -55,6 +57,39 @@ def metis_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
   return evaluation.MethodOutput(simulator.default_decisions(problem.graph.num_nodes, devices))
 
 
+def base_placement(problem: evaluation.Problem) -> np.ndarray:
+  """The placement scheduling/fusion baselines keep: the human expert's, else single device."""
+  if problem.expert is not None:
+    return np.asarray(problem.expert, np.int32)
+  return np.zeros(problem.graph.num_nodes, np.int32)
+
+
+def _scheduling_method(priorities: Callable[..., np.ndarray]):
+  def method(problem: evaluation.Problem) -> evaluation.MethodOutput:
+    devices = base_placement(problem)
+    priority = priorities(problem.graph, problem.cluster, devices, seed=problem.seed)
+    return evaluation.MethodOutput(simulator.Decisions(devices, priority, fusion.no_fusion(problem.graph)),
+                                   notes="on the expert placement" if problem.expert is not None else
+                                   "on a single device (no expert placement known)")
+  method.__doc__ = priorities.__doc__
+  return method
+
+
+def xla_fusion_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
+  """XLA-like default fusion on the base placement, level-order scheduling."""
+  devices = base_placement(problem)
+  return evaluation.MethodOutput(simulator.Decisions(
+      devices, np.zeros(problem.graph.num_nodes, np.float32), fusion.xla_fusion(problem.graph)))
+
+
+def greedy_fusion_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
+  """Greedy fusion by simulated gain on the base placement (budgeted)."""
+  devices = base_placement(problem)
+  priority = np.zeros(problem.graph.num_nodes, np.float32)
+  requests, used = fusion.greedy_fusion(problem.graph, problem.cluster, devices, priority, problem.budget)
+  return evaluation.MethodOutput(simulator.Decisions(devices, priority, requests), evaluations=used)
+
+
 METHODS: dict[str, evaluation.Method] = {
     "single": _placement_method(placement.single_device),
     "contiguous": _placement_method(placement.contiguous),
@@ -64,4 +99,10 @@ METHODS: dict[str, evaluation.Method] = {
     "m_topo": _schedule_method(list_scheduling.m_topo),
     "m_etf": _schedule_method(list_scheduling.m_etf),
     "heft": _schedule_method(list_scheduling.heft),
+    # Scheduling and fusion baselines keep the expert placement (single device if none).
+    "fifo": _scheduling_method(scheduling.tf_fifo),
+    "critical_path": _scheduling_method(scheduling.critical_path),
+    "random_priority": _scheduling_method(scheduling.random_priority),
+    "xla_fusion": xla_fusion_method,
+    "greedy_fusion": greedy_fusion_method,
 }
