@@ -18,7 +18,8 @@ from experiments import cli
 from experiments import evaluate_lib
 
 _GRAPH = flags.DEFINE_list("graph", None, "Comma-separated graph files or workload names.")
-_CLUSTER = flags.DEFINE_string("cluster", "v100x4", "Cluster preset name or JSON file.")
+_CLUSTER = flags.DEFINE_string("cluster", None, "Cluster preset name or JSON file (default: a dnn-partitioning "
+                               "graph's own cluster, else v100x4).")
 _DEVICES = flags.DEFINE_integer("devices", None, "Use only the first D devices of the cluster.")
 _METHODS = flags.DEFINE_list("methods", ["all"], "Methods to run, or 'all'.")
 _BUDGET = flags.DEFINE_integer("budget", 1000, "Simulator evaluations per search method.")

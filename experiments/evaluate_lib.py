@@ -9,11 +9,11 @@ import tempfile
 from typing import Any, Callable, Sequence
 
 from experiments import cli
+from experiments import simulate_lib
 from go_jax import baselines
 from go_jax import errors
 from go_jax import evaluation
 from go_jax.graph import loading
-from simulator import cluster as cluster_lib
 
 TABLE_COLUMNS = ("method", "step_ms", "vs_single", "vs_expert", "peak_gib", "oom", "step/LB",
                  "evals", "search_s")
@@ -33,19 +33,23 @@ def resolve_methods(names: Sequence[str]) -> list[str]:
   return list(names)
 
 
-def run(graphs: Sequence[str], cluster_spec: str, methods: Sequence[str], devices: int | None = None,
+def run(graphs: Sequence[str], cluster_spec: str | None, methods: Sequence[str], devices: int | None = None,
         budget: int = 1000, seed: int = 0,
         progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-  """Evaluates ``methods`` on every graph; returns all records."""
+  """Evaluates ``methods`` on every graph; returns all records.
+
+  ``cluster_spec`` None means each dnn-partitioning graph's own cluster (its
+  accelerators plus the CPU, from the file) and ``v100x4`` for other graphs.
+  """
   names = resolve_methods(methods)
   if budget < 1:
     raise errors.InputError(f"--budget must be >= 1, got {budget}")
-  cluster = cluster_lib.get_cluster(cluster_spec, devices)
   records = []
   for spec in graphs:
     if progress:
       progress(f"loading {spec}")
     graph = loading.load_graph(spec)
+    cluster = simulate_lib.load_cluster(cluster_spec, graph, devices)
     expert = evaluation.expert_for(spec, graph, cluster.num_devices)
     problem = evaluation.Problem(graph, cluster, budget=budget, seed=seed, expert=expert)
     for record in evaluation.evaluate(problem, baselines.METHODS, names, progress):

@@ -5,31 +5,26 @@ r"""Simulates one decision set on one graph and prints the simulator's outputs.
 """
 
 import json
-import sys
 
-from absl import app
 from absl import flags
 
-from go_jax import errors
-from simulator import run
+from experiments import cli
+from experiments import simulate_lib
+from go_jax import baselines
 
 _GRAPH = flags.DEFINE_string("graph", None, "Workload name or graph file.", required=True)
 _CLUSTER = flags.DEFINE_string("cluster", None, "Cluster preset or JSON (default: the file's own for "
                                "dnn-partitioning graphs, else v100x4).")
 _DEVICES = flags.DEFINE_integer("devices", None, "Use only the first D devices of the cluster.")
 _PLACEMENT = flags.DEFINE_string("placement", None, "Decisions JSON, dnn-partitioning expert split, or a "
-                                 f"placement method ({', '.join(run.PLACEMENT_METHODS)}); default single.")
+                                 f"method ({', '.join(baselines.METHODS)}); default single.")
 _OBJECTIVE = flags.DEFINE_enum("objective", "step_time", ["step_time", "max_load"], "Objective to print first.")
 _JSON = flags.DEFINE_bool("json", False, "Print one JSON object.")
 
 
 def main(argv):
   del argv
-  try:
-    report = run.simulate_to_dict(_GRAPH.value, _CLUSTER.value, _PLACEMENT.value, _DEVICES.value)
-  except (errors.InputError, ValueError, OSError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  report = simulate_lib.simulate_to_dict(_GRAPH.value, _CLUSTER.value, _PLACEMENT.value, _DEVICES.value)
   report = {"objective": _OBJECTIVE.value, "value": report[_OBJECTIVE.value], **report}
   if _JSON.value:
     print(json.dumps(report))
@@ -39,4 +34,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -45,6 +45,21 @@ class Problem:
   def num_devices(self) -> int:
     return self.cluster.num_devices
 
+  @property
+  def placement_cluster(self) -> cluster_lib.Cluster:
+    """The devices heuristics place ops on: the accelerators, when a host CPU trails them.
+
+    In a cluster of accelerators plus a host CPU (e.g. a dnn-partitioning
+    file's own cluster), ops go to the accelerators, as TensorFlow's placers
+    and the published expert splits do; an all-CPU cluster uses every device.
+    Accelerators come first in every preset, so device ids stay valid.
+    """
+    kinds = self.cluster.device_kinds
+    leading = next((k for k, kind in enumerate(kinds) if kind == "cpu"), len(kinds))
+    if leading in (0, len(kinds)):
+      return self.cluster
+    return cluster_lib.first_devices(self.cluster, leading)
+
 
 @dataclasses.dataclass(frozen=True)
 class MethodOutput:

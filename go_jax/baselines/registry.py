@@ -19,12 +19,12 @@ from simulator import objectives
 
 def node_cost(problem: evaluation.Problem) -> np.ndarray:
   """(N,) seconds of each node on its fastest device (unfused): the balancing weight."""
-  return objectives.node_times(problem.graph, problem.cluster).min(axis=1)
+  return objectives.node_times(problem.graph, problem.placement_cluster).min(axis=1)
 
 
 def _placement_method(heuristic: Callable[[graph_lib.ComputationGraph, int, np.ndarray], np.ndarray]):
   def method(problem: evaluation.Problem) -> evaluation.MethodOutput:
-    devices = heuristic(problem.graph, problem.num_devices, node_cost(problem))
+    devices = heuristic(problem.graph, problem.placement_cluster.num_devices, node_cost(problem))
     return evaluation.MethodOutput(simulator.default_decisions(problem.graph.num_nodes, devices))
   method.__doc__ = heuristic.__doc__
   return method
@@ -32,7 +32,7 @@ def _placement_method(heuristic: Callable[[graph_lib.ComputationGraph, int, np.n
 
 def _schedule_method(heuristic: Callable[..., list_scheduling.Schedule]):
   def method(problem: evaluation.Problem) -> evaluation.MethodOutput:
-    schedule = heuristic(problem.graph, problem.cluster)
+    schedule = heuristic(problem.graph, problem.placement_cluster)
     devices = placement.apply_colocation(problem.graph, schedule.placement)
     return evaluation.MethodOutput(simulator.Decisions(
         devices, schedule.priority.astype(np.float32), np.zeros(problem.graph.num_nodes, bool)))
@@ -53,7 +53,7 @@ def expert(problem: evaluation.Problem) -> evaluation.MethodOutput:
 
 def metis_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
   """METIS balanced min-cut (compute-balanced, traffic-minimising) with memory repair."""
-  devices = metis.metis_placement(problem.graph, problem.cluster, seed=problem.seed)
+  devices = metis.metis_placement(problem.graph, problem.placement_cluster, seed=problem.seed)
   return evaluation.MethodOutput(simulator.default_decisions(problem.graph.num_nodes, devices))
 
 

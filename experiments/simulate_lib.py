@@ -1,4 +1,4 @@
-"""Library side of ``experiments.simulate``: load a graph, a cluster and decisions; simulate; report."""
+"""Library behind ``python -m experiments.simulate``: load a graph, a cluster and decisions; simulate; report."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from go_jax import baselines
 from go_jax import errors
+from go_jax import evaluation
 from go_jax.graph import dnn_partitioning
 from go_jax.graph import graph as graph_lib
 from go_jax.graph import loading
@@ -16,29 +18,6 @@ from simulator import cluster as cluster_lib
 from simulator import objectives
 from simulator import reference
 from simulator import types
-
-
-def _single(graph, num_devices):
-  return np.zeros(graph.num_nodes, np.int32)
-
-
-def _round_robin_levels(graph, num_devices):
-  """Contiguous chunks of the topological order, one per device (a naive pipeline split)."""
-  placement = np.empty(graph.num_nodes, np.int32)
-  placement[graph.topological_order] = np.arange(graph.num_nodes) * num_devices // graph.num_nodes
-  return placement
-
-
-def _random(graph, num_devices):
-  return np.random.default_rng(0).integers(0, num_devices, graph.num_nodes).astype(np.int32)
-
-
-#: Built-in placement methods (name -> fn(graph, num_devices) -> (N,) placement).
-PLACEMENT_METHODS: dict[str, Callable[[graph_lib.ComputationGraph, int], np.ndarray]] = {
-    "single": _single,
-    "chunks": _round_robin_levels,
-    "random": _random,
-}
 
 
 def load_cluster(spec: str | None, graph: graph_lib.ComputationGraph, num_devices: int | None = None
@@ -49,9 +28,12 @@ def load_cluster(spec: str | None, graph: graph_lib.ComputationGraph, num_device
   return cluster_lib.get_cluster(spec or "v100x4", num_devices)
 
 
-def load_decisions(spec: str | None, graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster
-                   ) -> types.Decisions:
+def load_decisions(spec: str | None, graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
+                   graph_spec: str | None = None) -> types.Decisions:
   """A decisions JSON (``placement``/``priority``/``fusion`` lists), an expert split, or a method name.
+
+  Method names are those of :data:`go_jax.baselines.METHODS` (e.g. ``single``,
+  ``heft``, ``metis``); search methods run with their default budget.
 
   Raises:
     errors.InputError: one line naming the file or method and the problem.
@@ -59,11 +41,12 @@ def load_decisions(spec: str | None, graph: graph_lib.ComputationGraph, cluster:
   n, d = graph.num_nodes, cluster.num_devices
   if spec is None:
     spec = "single"
-  if spec in PLACEMENT_METHODS:
-    return types.default_decisions(n, PLACEMENT_METHODS[spec](graph, d))
+  if spec in baselines.METHODS:
+    problem = evaluation.Problem(graph, cluster, expert=evaluation.expert_for(graph_spec, graph, d)
+                                 if graph_spec else None)
+    return baselines.METHODS[spec](problem).decisions
   if not os.path.exists(spec):
-    raise errors.InputError(f"{spec}: no such decisions file nor placement method "
-                            f"({', '.join(PLACEMENT_METHODS)})")
+    raise errors.InputError(f"{spec}: no such decisions file nor method ({', '.join(baselines.METHODS)})")
   try:
     with open(spec) as f:
       raw = json.load(f)
@@ -101,7 +84,7 @@ def simulate_to_dict(graph_spec: str, cluster_spec: str | None, decisions_spec: 
     cluster = load_cluster(cluster_spec, graph, num_devices)
   except cluster_lib.ClusterError as e:
     raise errors.InputError(str(e)) from None
-  decisions = load_decisions(decisions_spec, graph, cluster)
+  decisions = load_decisions(decisions_spec, graph, cluster, graph_spec)
   result, _ = reference.simulate_reference(graph, cluster, decisions)
   bound = objectives.lower_bound(graph, cluster)
   return {
