@@ -28,6 +28,18 @@ Semantics (how instructions become nodes):
   caller's operand values, nodes are named ``<call>/<inner>``, and the call's
   value is the callee's ROOT value. ``async-update``/``*-done`` pass values
   through.
+* ``inline_fusions=False`` (optional; the default inlines) keeps every
+  ``fusion`` as ONE node, as XLA runs it (one kernel): named like the
+  instruction, FLOPs = the fused computation's FLOPs (nested fusions and calls
+  included), bytes read = its operands' sizes and bytes written = its output
+  size (the kernel's external traffic: internal tensors are never
+  materialized), op type = ``conv``/``dot`` when it holds a convolution/dot,
+  else that of the fused ROOT (the last array-producing instruction for a
+  multi-output fusion). Its operands and outputs are its edges; a
+  multi-output fusion is a tuple-typed node whose elements are distinct
+  leaves. With the instruction order of a scheduled module
+  (``is_scheduled=true``), the nodes of the ENTRY computation are then XLA's
+  kernels in XLA's sequential order (see ``simulator/xla_validation.py``).
 * ``tuple`` and ``get-tuple-element`` produce no nodes: values are trees of
   ``(producer node, element, bytes)`` leaves, so edges connect real producers
   to real consumers and carry the bytes of the tuple element actually used
@@ -844,10 +856,12 @@ def _leaves(value: _Value, out: list):
 class _Lowering:
   """Evaluates the ENTRY computation symbolically, emitting graph nodes and edges."""
 
-  def __init__(self, module: _Module, builder: graph.GraphBuilder, parser: _Parser):
+  def __init__(self, module: _Module, builder: graph.GraphBuilder, parser: _Parser,
+               inline_fusions: bool = True):
     self.module = module
     self.builder = builder
     self.parser = parser
+    self.inline_fusions = inline_fusions
     self.node_pos: list[int] = []  # text offset of each node's instruction
     self._flops_memo: dict[str, float] = {}
     self._active: set[str] = set()
@@ -1019,9 +1033,48 @@ class _Lowering:
     return value[index[0]]
 
   def _lower_inline(self, comp, inst, rule, env, args, prefix) -> _Value:
+    if inst.opcode == "fusion" and not self.inline_fusions:
+      return self._lower_fusion_node(comp, inst, rule, env, args, prefix)
     callee = self.callee(inst, rule.callee_attr)
     operands = self._operand_values(comp, inst, env, args, prefix)
     return self.evaluate(callee, operands, f"{prefix}{inst.name}/")
+
+  def _fusion_op_type(self, comp: _Computation) -> str:
+    """``conv``/``dot`` if ``comp`` (or a computation it fuses/calls) holds one, else its ROOT's type."""
+    found: set[str] = set()
+
+    def visit(c: _Computation, seen: set[str]):
+      if c.name in seen:
+        return
+      seen.add(c.name)
+      for inst in c.instructions:
+        rule = _RULES.get(inst.opcode, _UNKNOWN_RULE)
+        if rule.kind == "node" and rule.op_type in ("conv", "dot"):
+          found.add(rule.op_type)
+        elif rule.kind in ("inline", "async-start"):
+          visit(self.callee(inst, rule.callee_attr), seen)
+
+    visit(comp, set())
+    for op_type in ("conv", "dot"):
+      if op_type in found:
+        return op_type
+    for inst in (comp.root, *reversed(comp.instructions)):
+      rule = _RULES.get(inst.opcode, _UNKNOWN_RULE)
+      if rule.kind == "node" and inst.shape.elements is None:
+        return rule.op_type or inst.opcode
+    return "other"
+
+  def _lower_fusion_node(self, comp, inst, rule, env, args, prefix) -> _Value:
+    """One node for a whole ``fusion`` (``inline_fusions=False``): XLA's kernel."""
+    callee = self.callee(inst, rule.callee_attr)
+    operand_shapes = [comp.by_name[o].shape for o in inst.operands]
+    flops = self.computation_flops(callee)
+    read = float(sum(s.nbytes for s in operand_shapes))
+    node_id = self._add_node(inst, prefix + inst.name, self._fusion_op_type(callee), flops, read, None)
+    value = _node_value(node_id, inst.shape, [0])
+    env[inst.name] = value
+    self._connect(node_id, self._operand_values(comp, inst, env, args, prefix))
+    return value
 
   def _lower_async_start(self, comp, inst, rule, env, args, prefix) -> _Value:
     # async-start's shape is ((operands...), result, context...).
@@ -1053,7 +1106,8 @@ _NODE_IN_MESSAGE_RE = re.compile(r"\bnode (\d+) \(")
 
 
 def from_hlo_text(text: str, name: str | None = None, source: str | os.PathLike | None = None,
-                  warn: Callable[[str], None] | None = None) -> graph.ComputationGraph:
+                  warn: Callable[[str], None] | None = None,
+                  inline_fusions: bool = True) -> graph.ComputationGraph:
   """Builds a graph from the text of an XLA HLO module.
 
   Args:
@@ -1061,6 +1115,10 @@ def from_hlo_text(text: str, name: str | None = None, source: str | os.PathLike 
     name: graph name; defaults to the module's name (or ``"hlo"``).
     source: the file the text came from, used in error messages and metadata.
     warn: called once per unknown opcode (default ``absl.logging.warning``).
+    inline_fusions: True (default) inlines every ``fusion`` computation (one
+      node per fused instruction); False keeps each ``fusion`` as one node
+      (one XLA kernel; see the module docstring), so that a scheduled
+      module's ENTRY order is a node order.
 
   Returns:
     The validated :class:`go_jax.graph.graph.ComputationGraph` of the ENTRY
@@ -1077,7 +1135,7 @@ def from_hlo_text(text: str, name: str | None = None, source: str | os.PathLike 
   parser = _Parser(text, label)
   module = parser.module()
   builder = graph.GraphBuilder(name or module.name or "hlo", warn=warn)
-  lowering = _Lowering(module, builder, parser)
+  lowering = _Lowering(module, builder, parser, inline_fusions=inline_fusions)
   lowering.evaluate(module.entry, None, "")
   builder.meta.update({
       "source_format": "hlo",
@@ -1086,6 +1144,8 @@ def from_hlo_text(text: str, name: str | None = None, source: str | os.PathLike 
       "hlo_instructions": module.num_instructions,
       "while_cost": "body + condition counted once (trip count unknown)",
   })
+  if not inline_fusions:
+    builder.meta["fusions"] = "one node per fusion instruction (inline_fusions=False)"
   try:
     return builder.build()
   except graph.GraphError as e:
@@ -1096,13 +1156,15 @@ def from_hlo_text(text: str, name: str | None = None, source: str | os.PathLike 
 
 
 def load_hlo(path: str | os.PathLike, name: str | None = None,
-             warn: Callable[[str], None] | None = None) -> graph.ComputationGraph:
+             warn: Callable[[str], None] | None = None,
+             inline_fusions: bool = True) -> graph.ComputationGraph:
   """Reads an HLO text file (e.g. ``model.hlo``) and builds its graph.
 
   Args:
     path: the file.
     name: graph name; defaults to the file name without its extension.
     warn: called once per unknown opcode (default ``absl.logging.warning``).
+    inline_fusions: as :func:`from_hlo_text`.
 
   Returns:
     The graph, as :func:`from_hlo_text`.
@@ -1114,4 +1176,4 @@ def load_hlo(path: str | os.PathLike, name: str | None = None,
   with open(path, encoding="utf-8", errors="replace") as f:
     text = f.read()
   stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
-  return from_hlo_text(text, name=name or stem, source=path, warn=warn)
+  return from_hlo_text(text, name=name or stem, source=path, warn=warn, inline_fusions=inline_fusions)

@@ -184,6 +184,54 @@ ENTRY main {
   assert g.flops.sum() == 16
 
 
+
+_FUSIONS = """HloModule post_opt, is_scheduled=true
+fused_mul_exp {
+  p0 = f32[8]{0} parameter(0)
+  p1 = f32[8]{0} parameter(1)
+  m = f32[8]{0} multiply(p0, p1)
+  ROOT e = f32[8]{0} exponential(m)
+}
+fused_dot_two_outputs {
+  q0 = f32[8]{0} parameter(0)
+  r = f32[2,4]{1,0} reshape(q0)
+  w = f32[4,3]{1,0} parameter(1)
+  d = f32[2,3]{1,0} dot(r, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  n = f32[2,3]{1,0} negate(d)
+  ROOT t = (f32[2,3]{1,0}, f32[2,3]{1,0}) tuple(d, n)
+}
+ENTRY main {
+  a = f32[8]{0} parameter(0)
+  b = f32[8]{0} parameter(1)
+  w = f32[4,3]{1,0} parameter(2)
+  f = f32[8]{0} fusion(a, b), kind=kLoop, calls=fused_mul_exp
+  g = (f32[2,3]{1,0}, f32[2,3]{1,0}) fusion(f, w), kind=kOutput, calls=fused_dot_two_outputs
+  g1 = f32[2,3]{1,0} get-tuple-element(g), index=1
+  ROOT s = f32[2,3]{1,0} sine(g1)
+}"""
+
+
+def test_inline_fusions_false_keeps_each_fusion_as_one_node():
+  inlined = _import(_FUSIONS)
+  assert inlined.node_names == ("a", "b", "w", "f/m", "f/e", "g/r", "g/d", "g/n", "s")
+  g = _import(_FUSIONS, inline_fusions=False)
+  assert g.node_names == ("a", "b", "w", "f", "g", "s")  # the ENTRY's kernels, in text order
+  assert g.meta["fusions"].startswith("one node per fusion")
+  assert "fusions" not in inlined.meta
+  f, k = _node(g, "f"), _node(g, "g")
+  # FLOPs are the fused computation's: multiply + exp (8 + 8); dot 2*2*3*4 = 48, negate 6.
+  assert g.flops[f] == 16 and g.flops[k] == 54
+  assert g.flops.sum() == inlined.flops.sum()
+  # External traffic only: operands read, outputs written.
+  assert g.bytes_read[f] == 64 and g.bytes_written[f] == 32 and g.output_bytes[f] == 32
+  assert g.bytes_read[k] == 32 + 48 and g.output_bytes[k] == 48
+  assert g.op_type_name(f) == "transcendental"  # the fused ROOT's type
+  assert g.op_type_name(k) == "dot"  # holds a contraction
+  assert g.dtype_name(k) == "tuple"
+  # Edges: operands in, only the used element of a multi-output fusion out.
+  assert _edges(g) == {("a", "f"): 32, ("b", "f"): 32, ("f", "g"): 32, ("w", "g"): 48, ("g", "s"): 24}
+  assert g.param_bytes.sum() == inlined.param_bytes.sum() == 32 + 32 + 48
+
 def test_reduce_counts_its_to_apply_region():
   text = """HloModule reduce
 add_r {

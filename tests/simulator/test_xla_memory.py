@@ -1,0 +1,70 @@
+"""The simulator's memory model against XLA's memory planner (``simulator/xla_validation.py``).
+
+ResNet-50 (224x224) and BERT-base (12 layers, seq 128) training steps, the
+real architectures at a reduced batch of 8 (zoo defaults: 64 and 32) so each
+compiles in ~30 s on a 2-core CPU. One device, XLA's own schedule. See
+``simulator/README.md``, "Validation against XLA's memory planner".
+"""
+
+import functools
+
+import numpy as np
+import pytest
+
+from go_jax.workloads import training
+from go_jax.workloads.models import bert
+from go_jax.workloads.models import resnet
+from simulator import xla_validation
+
+BATCH = 8
+TOLERANCE = 0.15
+
+
+@functools.lru_cache(maxsize=None)
+def _compare(name):
+  if name == "resnet50":
+    problem = resnet.make_problem(depth=50, batch=BATCH, image_size=224)
+  else:
+    problem = bert.make_problem(num_layers=12, seq_len=128, batch=BATCH)
+  step, args = training.build_train_step(problem)
+  return xla_validation.compare_with_xla(step, *args)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet50", "bert_base"])
+def test_arguments_are_the_parameter_nodes_and_peak_is_bracketed(name):
+  r = _compare(name)
+  # XLA's argument bytes are exactly our parameter nodes' resident bytes.
+  assert r["param_bytes"] == r["xla_argument"]
+  assert r["xla_alias"] == 0  # no donation in these steps
+  # Counting parameters once can only lower the peak, live-out sinks only raise it.
+  assert r["sim_peak"] <= r["sim_peak_live_out"] <= r["sim_peak_raw"] + r["xla_output"]
+  assert r["sim_peak"] < r["sim_peak_raw"]
+  # XLA's live peak lies in [argument + temp, argument + temp + output] (temporaries also
+  # live in output allocations before the outputs are written); ours must too, +-15%.
+  assert r["sim_peak"] >= (1 - TOLERANCE) * r["xla_argument_plus_temp"]
+  assert r["sim_peak_live_out"] <= (1 + TOLERANCE) * r["xla_total"]
+
+
+@pytest.mark.slow
+def test_resnet50_peak_within_15_percent_of_xla():
+  r = _compare("resnet50")
+  assert abs(r["ratio"] - 1) <= TOLERANCE, r
+  assert abs(r["ratio_vs_argument_plus_temp"] - 1) <= TOLERANCE, r
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="XLA places ~0.5 GB of BERT's temporaries inside the "
+                   "live-out (updated params/Adam state) allocations: temp_size under-counts and "
+                   "temp + output over-counts XLA's live peak; see simulator/README.md")
+def test_bert_base_peak_within_15_percent_of_xla():
+  r = _compare("bert_base")
+  assert abs(r["ratio"] - 1) <= TOLERANCE and abs(r["ratio_vs_argument_plus_temp"] - 1) <= TOLERANCE, r
+
+
+@pytest.mark.slow
+def test_live_at_peak_reports_the_simulated_peak():
+  r = _compare("resnet50")
+  live = r["sim_live_at_peak"]
+  assert np.isclose(sum(live["bytes_by_op_type"].values()) + r["param_bytes"], r["sim_peak"])
+  assert live["running"] and len(live["largest"]) == 10
