@@ -15,19 +15,28 @@ import numpy as np
 from go_jax.graph import graph as graph_lib
 
 
-def apply_colocation(graph: graph_lib.ComputationGraph, placement: np.ndarray) -> np.ndarray:
-  """Moves every colocation group onto the device of its first node in topological order."""
-  placement = np.asarray(placement, np.int32).copy()
+def colocation_leader(graph: graph_lib.ComputationGraph) -> np.ndarray:
+  """(N,) int32: the node whose device each node takes (itself, or its group's first node).
+
+  The first node of a colocation group in topological order decides the
+  group's device, so ``placement[..., leader]`` enforces colocation for any
+  batch shape.
+  """
+  leader = np.arange(graph.num_nodes, dtype=np.int32)
   groups = graph.colocation
   if np.all(groups < 0):
-    return placement
+    return leader
   order = graph.topological_order
   grouped = order[groups[order] >= 0]
   ids, first = np.unique(groups[grouped], return_index=True)
-  leader_device = dict(zip(ids.tolist(), placement[grouped[first]].tolist()))
   members = np.flatnonzero(groups >= 0)
-  placement[members] = [leader_device[g] for g in groups[members].tolist()]
-  return placement
+  leader[members] = grouped[first][np.searchsorted(ids, groups[members])]
+  return leader
+
+
+def apply_colocation(graph: graph_lib.ComputationGraph, placement: np.ndarray) -> np.ndarray:
+  """Moves every colocation group onto the device of its first node in topological order."""
+  return np.asarray(placement, np.int32)[colocation_leader(graph)]
 
 
 def single_device(graph: graph_lib.ComputationGraph, num_devices: int,

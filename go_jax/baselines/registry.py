@@ -12,6 +12,7 @@ from go_jax.baselines import list_scheduling
 from go_jax.baselines import metis
 from go_jax.baselines import placement
 from go_jax.baselines import scheduling
+from go_jax.baselines import search
 from go_jax.graph import graph as graph_lib
 import simulator
 from simulator import objectives
@@ -105,4 +106,6 @@ METHODS: dict[str, evaluation.Method] = {
     "random_priority": _scheduling_method(scheduling.random_priority),
     "xla_fusion": xla_fusion_method,
     "greedy_fusion": greedy_fusion_method,
+    # Search under the simulator-evaluation budget (problem.budget).
+    **search.METHODS,
 }
