@@ -8,6 +8,7 @@ import numpy as np
 
 from go_jax import evaluation
 from go_jax.baselines import fusion
+from go_jax.baselines import hdp
 from go_jax.baselines import list_scheduling
 from go_jax.baselines import metis
 from go_jax.baselines import placement
@@ -108,4 +109,6 @@ METHODS: dict[str, evaluation.Method] = {
     "greedy_fusion": greedy_fusion_method,
     # Search under the simulator-evaluation budget (problem.budget).
     **search.METHODS,
+    # Hierarchical device placement (Mirhoseini et al., ICLR 2018), REINFORCE under the same budget.
+    **hdp.METHODS,
 }
