@@ -1,11 +1,13 @@
-r"""Benchmarks the reference and vectorized simulators; appends the table to BENCHMARKS.md.
+r"""Benchmarks the reference and both JAX engines; appends the table to BENCHMARKS.md.
 
-  python -m experiments.bench_simulator            # ~1k/10k/50k random + real graphs, batch 1/64/256
-  python -m experiments.bench_simulator --quick    # ~1k and ~10k random graphs at batch 256
+  python -m experiments.bench_simulator            # ~1k/10k/50k random + real graphs, batch 1/64/256,
+                                                   # scan and fixed point (the latter up to 2k nodes)
+  python -m experiments.bench_simulator --quick    # scan engine, ~1k and ~10k random graphs, batch 256
 """
 
 import datetime
 import os
+import platform
 
 from absl import app
 from absl import flags
@@ -17,6 +19,8 @@ from simulator import cluster as cluster_lib
 _QUICK = flags.DEFINE_bool("quick", False, "Only ~1k and ~10k random graphs at batch 256; last line JSON.")
 _CLUSTER = flags.DEFINE_string("cluster", "v100x4", "Cluster preset or JSON.")
 _DATA = flags.DEFINE_string("data", "../shared/data/dnn-partitioning", "dnn-partitioning folder (real graphs).")
+_WORKLOADS = flags.DEFINE_list("workloads", ["txl_8"], "go_jax.workloads graphs for the full run.")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Timing repeats (the table shows the median).")
 _OUTPUT = flags.DEFINE_string("output", "BENCHMARKS.md", "Markdown file to append to ('' = none).")
 
 
@@ -24,20 +28,30 @@ def main(argv):
   del argv
   cluster = cluster_lib.get_cluster(_CLUSTER.value, 4)
   sizes, batches = ((1000, 10000), (256,)) if _QUICK.value else ((1000, 10000, 50000), (1, 64, 256))
+  engines = ("scan",) if _QUICK.value else ("scan", "fixed_point")
   rows = []
   for n in sizes:
-    rows += bench.measure(bench.random_graph(n), cluster, batches, min_seconds=0.5 if _QUICK.value else 2.0)
-    print(bench.table(rows[-len(batches):]), flush=True)
+    new = bench.measure(bench.random_graph(n), cluster, batches, engines, min_seconds=0.3 if _QUICK.value else 1.0,
+                        repeats=_REPEATS.value)
+    rows += new
+    print(bench.table(new), flush=True)
   if not _QUICK.value:
-    for graph in bench.real_graphs(_DATA.value).values():
-      rows += bench.measure(graph, cluster, batches)
+    from go_jax import workloads  # pylint: disable=g-import-not-at-top
+    graphs = [workloads.get_graph(name) for name in _WORKLOADS.value]
+    graphs += list(bench.real_graphs(_DATA.value).values())
+    for graph in graphs:
+      new = bench.measure(graph, cluster, batches, engines, repeats=_REPEATS.value)
+      rows += new
+      print(bench.table(new), flush=True)
   text = bench.table(rows)
   print(text)
   if _OUTPUT.value:
     with open(_OUTPUT.value, "a") as f:
-      f.write(f"\n### Simulator throughput ({'quick' if _QUICK.value else 'full'}), "
-              f"{datetime.date.today()}, {os.cpu_count()} CPU cores, jax {jax.__version__}, "
-              f"{cluster.name}, placement + priority + fusion, step time + peak memory\n\n{text}\n")
+      f.write(f"\n### Simulator throughput, engines side by side ({'quick' if _QUICK.value else 'full'}), "
+              f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {platform.processor() or platform.machine()}, "
+              f"{os.cpu_count()} CPU cores (shared), jax {jax.__version__}, {cluster.name}, "
+              f"placement + priority + fusion, step time + peak memory, median of {_REPEATS.value}\n\n"
+              f"Command: `python -m experiments.bench_simulator{' --quick' if _QUICK.value else ''}`\n\n{text}\n")
   if _QUICK.value:
     print(bench.quick_summary(rows))
 

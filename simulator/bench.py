@@ -1,4 +1,4 @@
-"""Throughput benchmark of the reference and vectorized simulators (library side of experiments.bench_simulator)."""
+"""Throughput benchmark of the reference and both JAX engines (scan, fixed point) (library side of experiments.bench_simulator)."""
 
 from __future__ import annotations
 
@@ -54,20 +54,30 @@ def real_graphs(data_dir: str) -> dict[str, graph_lib.ComputationGraph]:
   return out
 
 
-def _timed(fn: Callable[[], object], min_seconds: float) -> float:
-  """Seconds per call of ``fn`` (repeated for at least ``min_seconds``)."""
-  calls, start = 0, time.perf_counter()
-  while True:
-    fn()
-    calls += 1
-    elapsed = time.perf_counter() - start
-    if elapsed >= min_seconds:
-      return elapsed / calls
+def _timed(fn: Callable[[], object], min_seconds: float, repeats: int) -> float:
+  """Median over ``repeats`` of the seconds per call of ``fn`` (each repeat runs >= ``min_seconds``)."""
+  samples = []
+  for _ in range(repeats):
+    calls, start = 0, time.perf_counter()
+    while True:
+      fn()
+      calls += 1
+      elapsed = time.perf_counter() - start
+      if elapsed >= min_seconds:
+        break
+    samples.append(elapsed / calls)
+  return float(np.median(samples))
 
 
 def measure(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, batches=(1, 64, 256),
-            reference_evals: int = 1, min_seconds: float = 1.0, seed: int = 0) -> list[dict]:
-  """Rows ``{graph, nodes, padded, batch, evals_per_s, compile_s, reference_evals_per_s, speedup}``."""
+            engines=vectorized.ENGINES, reference_evals: int = 1, min_seconds: float = 1.0, repeats: int = 3,
+            fixed_point_max_nodes: int = 2000, seed: int = 0) -> list[dict]:
+  """Rows ``{graph, nodes, padded, engine, batch, evals_per_s, compile_s, reference_evals_per_s, speedup}``.
+
+  Every engine in ``engines`` runs every batch size (the fixed-point engine only
+  up to ``fixed_point_max_nodes`` nodes: beyond, one call takes minutes). The
+  rate is the median of ``repeats`` timings; ``compile_s`` is the first call.
+  """
   rng = np.random.default_rng(seed)
   n, d = graph.num_nodes, cluster.num_devices
   g, jcluster = vectorized.prepare(graph, cluster)
@@ -78,31 +88,43 @@ def measure(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, bat
     reference.simulate_reference(graph, cluster, jax.tree.map(lambda x, b=b: x[b], ref_decisions))
   ref_rate = reference_evals / (time.perf_counter() - start)
   rows = []
-  for batch in batches:
-    decisions = jax.tree.map(jax.numpy.asarray, types.pad_decisions(random_decisions(rng, n, d, batch), num_padded))
-    start = time.perf_counter()
-    jax.block_until_ready(vectorized.simulate_batch(g, jcluster, decisions))
-    compile_s = time.perf_counter() - start
-    per_call = _timed(lambda: jax.block_until_ready(vectorized.simulate_batch(g, jcluster, decisions)), min_seconds)
-    rate = batch / per_call
-    rows.append(dict(graph=graph.name, nodes=n, padded=num_padded, batch=batch, evals_per_s=rate,
-                     compile_s=compile_s, reference_evals_per_s=ref_rate, speedup=rate / ref_rate))
+  for engine in engines:
+    if engine == "fixed_point" and n > fixed_point_max_nodes:
+      continue
+    for batch in batches:
+      decisions = jax.tree.map(jax.numpy.asarray,
+                               types.pad_decisions(random_decisions(rng, n, d, batch), num_padded))
+      run = lambda decisions=decisions, engine=engine: jax.block_until_ready(  # noqa: E731
+          vectorized.simulate_batch(g, jcluster, decisions, engine=engine))
+      start = time.perf_counter()
+      run()
+      compile_s = time.perf_counter() - start
+      rate = batch / _timed(run, min_seconds, repeats)
+      rows.append(dict(graph=graph.name, nodes=n, padded=num_padded, engine=engine, batch=batch,
+                       evals_per_s=rate, compile_s=compile_s, reference_evals_per_s=ref_rate,
+                       speedup=rate / ref_rate))
   return rows
 
 
 def table(rows: list[dict]) -> str:
-  """A markdown table of :func:`measure` rows."""
-  lines = ["| graph | nodes | padded | batch | JAX evals/s | first call (compile) s | reference evals/s | speedup |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+  """A markdown table of :func:`measure` rows (with the scan / fixed-point ratio where both ran)."""
+  rate = {(r["graph"], r["batch"], r["engine"]): r["evals_per_s"] for r in rows}
+  lines = ["| graph | nodes | padded | engine | batch | evals/s (median) | first call (compile) s | "
+           "reference evals/s | vs reference | scan / fixed point |",
+           "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
   for r in rows:
-    lines.append(f"| {r['graph']} | {r['nodes']} | {r['padded']} | {r['batch']} | {r['evals_per_s']:.4g} | "
-                 f"{r['compile_s']:.3g} | {r['reference_evals_per_s']:.3g} | {r['speedup']:.3g}x |")
+    fixed = rate.get((r["graph"], r["batch"], "fixed_point"))
+    ratio = f"{rate[(r['graph'], r['batch'], 'scan')] / fixed:.3g}x" if (
+        fixed and (r["graph"], r["batch"], "scan") in rate) else "-"
+    lines.append(f"| {r['graph']} | {r['nodes']} | {r['padded']} | {r['engine']} | {r['batch']} | "
+                 f"{r['evals_per_s']:.4g} | {r['compile_s']:.3g} | {r['reference_evals_per_s']:.3g} | "
+                 f"{r['speedup']:.3g}x | {ratio} |")
   return "\n".join(lines)
 
 
 def quick_summary(rows: list[dict]) -> str:
-  """The JSON line ``--quick`` prints last."""
-  by_nodes = {r["nodes"]: r for r in rows if r["batch"] == 256}
+  """The JSON line ``--quick`` prints last (scan engine, batch 256)."""
+  by_nodes = {r["nodes"]: r for r in rows if r["batch"] == 256 and r["engine"] == "scan"}
   small, large = by_nodes[min(by_nodes)], by_nodes[max(by_nodes)]
   return json.dumps({"evals_per_s_1k": round(small["evals_per_s"], 2),
                      "evals_per_s_10k": round(large["evals_per_s"], 2),
