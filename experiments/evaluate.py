@@ -21,7 +21,7 @@ _GRAPH = flags.DEFINE_list("graph", None, "Comma-separated graph files or worklo
 _CLUSTER = flags.DEFINE_string("cluster", None, "Cluster preset name or JSON file (default: a dnn-partitioning "
                                "graph's own cluster, else v100x4).")
 _DEVICES = flags.DEFINE_integer("devices", None, "Use only the first D devices of the cluster.")
-_METHODS = flags.DEFINE_list("methods", ["all"], "Methods to run, or 'all'.")
+_METHODS = flags.DEFINE_list("methods", ["all"], "Methods to run, 'heuristics' or 'all'.")
 _BUDGET = flags.DEFINE_integer("budget", 1000, "Simulator evaluations per search method.")
 _SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
 _JSON_OUT = flags.DEFINE_string("json_out", None, "Write the records as a JSON list to this file.")

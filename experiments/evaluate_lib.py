@@ -25,8 +25,11 @@ def log(message: str) -> None:
 
 
 def resolve_methods(names: Sequence[str]) -> list[str]:
+  """``all``: every method; ``heuristics``: those that spend no simulator evaluations."""
   if list(names) == ["all"]:
     return list(baselines.METHODS)
+  if list(names) == ["heuristics"]:
+    return list(baselines.HEURISTICS)
   unknown = [n for n in names if n not in baselines.METHODS]
   if unknown:
     raise errors.InputError(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(baselines.METHODS)})")

@@ -8,3 +8,5 @@ in level order (equal priorities) and nothing is fused.
 from go_jax.baselines import registry
 
 METHODS = registry.METHODS
+#: Methods that spend no simulator evaluations (constructive heuristics).
+HEURISTICS = registry.HEURISTICS

@@ -112,3 +112,8 @@ METHODS: dict[str, evaluation.Method] = {
     # Hierarchical device placement (Mirhoseini et al., ICLR 2018), REINFORCE under the same budget.
     **hdp.METHODS,
 }
+
+
+HEURISTICS: tuple[str, ...] = ("single", "contiguous", "round_robin", "expert", "metis", "m_topo", "m_etf",
+                               "heft", "fifo", "critical_path", "random_priority", "xla_fusion")
+assert set(HEURISTICS) <= set(METHODS)
