@@ -292,9 +292,10 @@ def peak_memory(graph, placement, root, start, finish, copies, num_devices) -> n
       copy_free[(j, d)] = max(copy_free[(j, d)], finish[i])
   for (j, _), (_, end) in copies.items():
     out_free[j] = max(out_free[j], end)
+  local_bytes = types.local_output_bytes(graph)  # a parameter's output is its resident bytes
   tensors = []  # (device, alloc, free, bytes)
   for r in np.flatnonzero(root == np.arange(graph.num_nodes)):
-    tensors.append((int(placement[r]), start[r], out_free[r], graph.output_bytes[r]))
+    tensors.append((int(placement[r]), start[r], out_free[r], local_bytes[r]))
   for (j, d), (copy_start, _) in copies.items():
     tensors.append((d, copy_start, copy_free[(j, d)], copy_size[j]))
   peak = np.zeros(num_devices)

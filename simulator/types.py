@@ -101,6 +101,18 @@ def copy_bytes(graph: graph_lib.ComputationGraph) -> np.ndarray:
   return out
 
 
+def local_output_bytes(graph: graph_lib.ComputationGraph) -> np.ndarray:
+  """(N,) bytes a node's output occupies on its own device, beyond its resident parameters.
+
+  A source node (a parameter, constant or iota) whose output *is* its resident
+  parameter (``param_bytes``, counted all step) takes no second copy of those
+  bytes on its own device; every other output counts in full. Copies to other
+  devices always carry the full tensor.
+  """
+  source = graph.op_class == ops.OP_CLASS_ID["source"]
+  return np.where(source, np.maximum(graph.output_bytes - graph.param_bytes, 0.0), graph.output_bytes)
+
+
 def measured_transfer(graph: graph_lib.ComputationGraph) -> np.ndarray:
   """(N,) measured seconds to copy a node's output (largest over its out-edges), -1 if unknown."""
   out = np.full(graph.num_nodes, -1.0)
@@ -143,7 +155,7 @@ class SimGraph(NamedTuple):
   flops: Any  # (Np,) float, FLOPs
   bytes_accessed: Any  # (Np,) float, bytes read + written
   bytes_written: Any  # (Np,) float, bytes
-  output_bytes: Any  # (Np,) float, bytes
+  output_bytes: Any  # (Np,) float, bytes the output occupies on its device (local_output_bytes)
   param_bytes: Any  # (Np,) float, bytes
   copy_bytes: Any  # (Np,) float, bytes sent per copy
   transfer_time: Any  # (Np,) float, measured seconds per copy, -1 unknown
@@ -186,7 +198,7 @@ def to_sim_graph(graph: graph_lib.ComputationGraph, device_kinds: Sequence[str],
       flops=pad(graph.flops, 0, dtype),
       bytes_accessed=pad(graph.bytes_accessed, 0, dtype),
       bytes_written=pad(graph.bytes_written, 0, dtype),
-      output_bytes=pad(graph.output_bytes, 0, dtype),
+      output_bytes=pad(local_output_bytes(graph), 0, dtype),
       param_bytes=pad(graph.param_bytes, 0, dtype),
       copy_bytes=pad(copy_bytes(graph), 0, dtype),
       transfer_time=pad(measured_transfer(graph), -1, dtype),

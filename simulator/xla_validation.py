@@ -28,13 +28,12 @@ What is compared (bytes):
   donation). This is XLA's whole footprint during the step. Without the
   outputs, ``argument + temp`` is reported too.
 * Simulator: ``peak_memory[0]`` of :func:`reference.simulate_reference` on
-  the graph as imported (``sim_peak_raw``), and on two adjusted copies:
-  ``sim_peak`` (parameter nodes' own output tensors take no memory, because
-  their bytes are already resident as ``param_bytes``: as imported, the
-  simulator counts them twice while they have consumers left) and
-  ``sim_peak_live_out`` (additionally, a sink node scheduled last consumes the
-  step's outputs, so they stay allocated to the end like XLA's live-out
-  buffers). The headline ratio is ``sim_peak_live_out / xla_total``.
+  the graph as imported (``sim_peak``; a parameter's output is its resident
+  ``param_bytes``, counted once, see ``simulator/README.md``, Memory) and on a
+  copy where a sink node scheduled last consumes the step's outputs, so they
+  stay allocated to the end like XLA's live-out buffers
+  (``sim_peak_live_out``). The headline ratio is ``sim_peak_live_out /
+  xla_total``.
 """
 
 from __future__ import annotations
@@ -63,12 +62,6 @@ def single_device_cluster() -> cluster_lib.Cluster:
   return cluster_lib.make_cluster("xla_validation", "cpu", host.peak_flops, host.mem_bandwidth,
                                   _CAPACITY, host.launch_overhead, host.link_latency,
                                   host.link_bandwidth, host.eff, host.eff_bw)
-
-
-def without_parameter_outputs(graph: graph_lib.ComputationGraph) -> graph_lib.ComputationGraph:
-  """A copy whose parameter nodes have ``output_bytes`` 0 (their ``param_bytes`` stay resident)."""
-  is_param = graph.param_bytes > 0
-  return dataclasses.replace(graph, output_bytes=np.where(is_param, 0.0, graph.output_bytes))
 
 
 def with_live_out_sink(graph: graph_lib.ComputationGraph) -> tuple[graph_lib.ComputationGraph, int]:
@@ -159,10 +152,8 @@ def compare_compiled(hlo_text: str, stats: Any, name: str = "step") -> dict[str,
   if "is_scheduled=true" not in hlo_text.split("\n", 1)[0]:
     raise ValueError("the HLO module is not scheduled (expected compiled.as_text())")
   graph = hlo_import.from_hlo_text(hlo_text, name=name, inline_fusions=False, warn=lambda _: None)
-  raw, _ = simulate_in_order(graph)
-  adjusted = without_parameter_outputs(graph)
-  result, trace = simulate_in_order(adjusted)
-  sink_graph, _ = with_live_out_sink(adjusted)
+  result, trace = simulate_in_order(graph)
+  sink_graph, _ = with_live_out_sink(graph)
   live_out, _ = simulate_in_order(sink_graph)
   argument = float(stats.argument_size_in_bytes)
   output = float(stats.output_size_in_bytes)
@@ -174,7 +165,6 @@ def compare_compiled(hlo_text: str, stats: Any, name: str = "step") -> dict[str,
       "num_nodes": graph.num_nodes,
       "num_fusions": int(sum(1 for n in graph.node_names if "fusion" in n)),
       "param_bytes": float(graph.param_bytes.sum()),
-      "sim_peak_raw": float(raw.peak_memory[0]),
       "sim_peak": float(result.peak_memory[0]),
       "sim_peak_live_out": float(live_out.peak_memory[0]),
       "xla_argument": argument,
@@ -185,7 +175,7 @@ def compare_compiled(hlo_text: str, stats: Any, name: str = "step") -> dict[str,
       "xla_total": xla_total,
       "ratio": float(live_out.peak_memory[0]) / xla_total,
       "ratio_vs_argument_plus_temp": float(result.peak_memory[0]) / (argument + temp),
-      "sim_live_at_peak": live_at_peak(adjusted, trace),
+      "sim_live_at_peak": live_at_peak(graph, trace),
   }
 
 
@@ -198,8 +188,7 @@ def compare_with_xla(step_fn: Callable, *args) -> dict[str, Any]:
 
   Returns:
     dict (bytes unless noted): ``sim_peak_live_out`` (the simulated peak with
-    outputs kept to the end and parameters counted once), ``sim_peak``
-    (parameters counted once), ``sim_peak_raw`` (graph as imported),
+    outputs kept to the end), ``sim_peak`` (the graph as imported),
     ``xla_argument``, ``xla_output``, ``xla_alias``, ``xla_temp``,
     ``xla_total`` (argument + temp + output - alias),
     ``xla_argument_plus_temp``, ``ratio`` (``sim_peak_live_out /

@@ -159,3 +159,17 @@ def test_fifo_order_as_priorities_reproduces_schedule():
 def test_bad_decisions():
   with pytest.raises(ValueError, match="placement 5"):
     _run(diamond(), graphs.unit_cluster(2), [0, 0, 5, 0])
+
+
+def test_a_weight_is_not_counted_twice():
+  # w: a parameter of 100 bytes (resident all step) whose output is itself; m = w @ x, 10 bytes.
+  # One device: resident 100, plus live tensors: w's output adds nothing on its own device,
+  # m's 10 bytes -> peak 110 (counting w's output as well would give 210).
+  # Two devices (w on 0, m on 1): the copy of w to device 1 carries all 100 bytes (1 + 100 s):
+  # device 1 holds the copy (100) and m (10) at m's start -> 110; device 0 holds 100.
+  g = graphs.build([dict(name="w", op_type="parameter", flops=0, output_bytes=100, param_bytes=100),
+                    graphs.node("m", 2, 10)], [(0, 1, 100)])
+  result, _ = _run(g, graphs.unit_cluster(2), [0, 0])
+  np.testing.assert_allclose(result.peak_memory, [110, 0])
+  result, _ = _run(g, graphs.unit_cluster(2), [0, 1])
+  np.testing.assert_allclose(result.peak_memory, [100, 110])

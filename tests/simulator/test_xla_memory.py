@@ -37,9 +37,8 @@ def test_arguments_are_the_parameter_nodes_and_peak_is_bracketed(name):
   # XLA's argument bytes are exactly our parameter nodes' resident bytes.
   assert r["param_bytes"] == r["xla_argument"]
   assert r["xla_alias"] == 0  # no donation in these steps
-  # Counting parameters once can only lower the peak, live-out sinks only raise it.
-  assert r["sim_peak"] <= r["sim_peak_live_out"] <= r["sim_peak_raw"] + r["xla_output"]
-  assert r["sim_peak"] < r["sim_peak_raw"]
+  # Live-out sinks can only raise the peak, by at most the outputs' bytes.
+  assert r["sim_peak"] <= r["sim_peak_live_out"] <= r["sim_peak"] + r["xla_output"]
   # XLA's live peak lies in [argument + temp, argument + temp + output] (temporaries also
   # live in output allocations before the outputs are written); ours must too, +-15%.
   assert r["sim_peak"] >= (1 - TOLERANCE) * r["xla_argument_plus_temp"]
