@@ -46,9 +46,9 @@ def counted(monkeypatch):
   detailed = objective_lib.BatchedObjective.detailed
   step = search.surrogate_step
 
-  def counting_detailed(self, placement, priority):
+  def counting_detailed(self, placement, priority, fusion=None):
     counts["rows"] += np.shape(placement)[0]
-    return detailed(self, placement, priority)
+    return detailed(self, placement, priority, fusion)
 
   def counting_step(*args, **kwargs):
     counts["surrogate"] += 1
