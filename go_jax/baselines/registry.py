@@ -14,6 +14,7 @@ from go_jax.baselines import metis
 from go_jax.baselines import placement
 from go_jax.baselines import scheduling
 from go_jax.baselines import search
+from go_jax.rl import method as rl_method
 from go_jax.graph import graph as graph_lib
 import simulator
 from simulator import objectives
@@ -111,6 +112,8 @@ METHODS: dict[str, evaluation.Method] = {
     **search.METHODS,
     # Hierarchical device placement (Mirhoseini et al., ICLR 2018), REINFORCE under the same budget.
     **hdp.METHODS,
+    # GO-one: the GO policy trained with PPO on this graph alone, under the same budget.
+    **rl_method.METHODS,
 }
 
 

@@ -1,0 +1,18 @@
+"""GO-one on an accelerator: a larger network and batch (imports the default, overrides)."""
+
+from experiments.configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.model.hidden_size = 256
+  config.model.num_attention_layers = 4
+  config.model.remat = True
+  config.ppo.num_samples = 64
+  config.ppo.num_minibatches = 4
+  config.ppo.learning_rate = 3e-4
+  config.num_iterations = 2000
+  config.budget = 128_000
+  config.patience = 300
+  config.checkpoint_every = 50
+  return config

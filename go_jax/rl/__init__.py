@@ -1,0 +1,19 @@
+"""GO training: PPO on the simulator (GO-one).
+
+Modules: :mod:`~go_jax.rl.losses` (the PPO loss), :mod:`~go_jax.rl.rewards`
+(normalised reward, OOM rule), :mod:`~go_jax.rl.iteration` (the jitted
+sample-simulate-update step and its state), :mod:`~go_jax.rl.train` (host
+loop, checkpoints, metrics, results), :mod:`~go_jax.rl.method` (``go_one`` for
+the methods registry), :mod:`~go_jax.rl.config` (default config),
+:mod:`~go_jax.rl.toy_graphs` (small graphs with known answers).
+"""
+
+from go_jax.rl.iteration import GraphBatch
+from go_jax.rl.iteration import IterationConfig
+from go_jax.rl.iteration import TrainState
+from go_jax.rl.iteration import train_iteration
+from go_jax.rl.losses import ppo_loss
+from go_jax.rl.train import train_and_evaluate
+
+__all__ = ["GraphBatch", "IterationConfig", "TrainState", "ppo_loss", "train_and_evaluate",
+           "train_iteration"]

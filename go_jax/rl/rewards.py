@@ -1,0 +1,117 @@
+"""The reward of one simulated decision vector, normalised per graph.
+
+**Choice.** Following the GO paper summary (``paper.md``) and HDP's grappler
+controller, the reward is
+
+  ``reward = -sqrt(effective_time / reference_step_time)``
+
+* ``reference_step_time`` (s) is the best *simple* heuristic's step time on
+  that graph: the minimum, under the exact reference simulator, of
+  single-device, contiguous (cost-balanced pipeline split) and, when known,
+  the human-expert placement, with level-order scheduling and no fusion
+  (:func:`reference_step_time`). Computed once per graph. Dividing by it makes
+  graphs of different sizes comparable (reward -1 = as good as the
+  heuristic), and the square root compresses the long tail of bad samples.
+* ``effective_time`` is the step time when every device fits in memory. When
+  some device runs out of memory the sample gets HDP's *failing signal*: a
+  fixed, large step time, ``oom_factor x reference`` (10x by default; HDP
+  uses a flat 100 s), times ``1 + overflow_weight * overflow / capacity``
+  where ``overflow = sum_d max(0, peak_memory_d - capacity_d)`` bytes and
+  ``capacity = sum_d capacity_d``. The factor keeps OOM far below any
+  plausible feasible reward; the overflow term still tells the policy which
+  failing samples are closer to fitting (HDP's flat signal cannot). A
+  feasible step time above the failing signal is never preferred over it:
+  ``effective_time = max(step_time, failing signal)`` under OOM.
+
+All functions are pure jnp on any leading batch shape.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from go_jax.baselines import placement as placement_lib
+from go_jax.graph import graph as graph_lib
+import simulator
+from simulator import cluster as cluster_lib
+from simulator import objectives
+
+
+class RewardConfig(NamedTuple):
+  """How OOM is penalised (static, hashable).
+
+  Attributes:
+    oom_factor: failing-signal step time, in units of the reference step time.
+    overflow_weight: growth of the failing signal per unit of overflow / total capacity.
+  """
+
+  oom_factor: float = 10.0
+  overflow_weight: float = 1.0
+
+
+def overflow_fraction(peak_memory: jax.Array, capacity: jax.Array) -> jax.Array:
+  """(...,) total bytes above capacity over total capacity.
+
+  Args:
+    peak_memory: (..., D) bytes.
+    capacity: (D,) bytes.
+  """
+  overflow = jnp.maximum(peak_memory - capacity, 0.0).sum(axis=-1)
+  return overflow / capacity.sum()
+
+
+def effective_step_time(step_time: jax.Array, oom: jax.Array, overflow: jax.Array,
+                        reference: jax.Array, config: RewardConfig) -> jax.Array:
+  """(...,) seconds the reward is computed from (module docstring).
+
+  Args:
+    step_time: (...,) simulated seconds.
+    oom: (...,) bool, some device ran out of memory.
+    overflow: (...,) :func:`overflow_fraction`.
+    reference: (...,) reference step time (s), broadcastable.
+    config: the OOM rule.
+  """
+  failing = config.oom_factor * reference * (1.0 + config.overflow_weight * overflow)
+  return jnp.where(oom, jnp.maximum(step_time, failing), step_time)
+
+
+def reward(step_time: jax.Array, oom: jax.Array, overflow: jax.Array, reference: jax.Array,
+           config: RewardConfig) -> jax.Array:
+  """(...,) ``-sqrt(effective_step_time / reference)``; -1 = the reference heuristic."""
+  return -jnp.sqrt(effective_step_time(step_time, oom, overflow, reference, config) / reference)
+
+
+def reference_step_time(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
+                        num_devices: int | None = None, expert: np.ndarray | None = None
+                        ) -> tuple[float, str]:
+  """The best simple heuristic's exact step time (s) and its name.
+
+  Scores single-device, contiguous (by roofline node cost on the fastest
+  device) and the expert placement (when given) with
+  :func:`simulator.simulate_reference`; OOM candidates are skipped unless all
+  are OOM.
+
+  Args:
+    graph: the graph.
+    cluster: the cluster.
+    num_devices: devices placements may use (the first ones; default all).
+    expert: (N,) int32 human-expert placement, if known.
+  """
+  num_devices = cluster.num_devices if num_devices is None else num_devices
+  node_cost = objectives.node_times(graph, cluster).min(axis=1)
+  candidates = {"single": placement_lib.single_device(graph, num_devices)}
+  if num_devices > 1:
+    candidates["contiguous"] = placement_lib.contiguous(graph, num_devices, node_cost)
+  if expert is not None:
+    candidates["expert"] = np.asarray(expert, np.int32)
+  scored = []
+  for name, devices in candidates.items():
+    result, _ = simulator.simulate_reference(graph, cluster, simulator.default_decisions(graph.num_nodes, devices))
+    scored.append((bool(np.any(result.oom)), float(result.step_time), name))
+  oom, step_time, name = min(scored)
+  del oom
+  return step_time, name
