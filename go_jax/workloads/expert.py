@@ -109,6 +109,22 @@ def _check_devices(num_devices: int) -> int:
   return int(num_devices)
 
 
+def _round_robin_slots(graph: graph_lib.ComputationGraph, classify: Callable[[tuple[str, ...]], object],
+                       tail: tuple[str, ...], num_devices: int) -> np.ndarray:
+  """Pipeline slots ``embedding, layer_0 .. layer_{L-1}, *tail``; slot ``j`` on device ``j mod D``.
+
+  ``classify`` maps a node's layer path to ``"embedding"``, a layer index, a
+  name in ``tail``, or None (placed later by :func:`complete_placement`).
+  """
+  num_devices = _check_devices(num_devices)
+  slots = _layer_of_nodes(graph, classify)
+  num_layers = 1 + max((s for s in slots if isinstance(s, int)), default=-1)
+  slot_index = {"embedding": 0, **{name: num_layers + 1 + k for k, name in enumerate(tail)}}
+  device = np.array([-1 if s is None else (slot_index[s] if isinstance(s, str) else s + 1) % num_devices
+                     for s in slots], np.int64)
+  return complete_placement(graph, device)
+
+
 def _index(pattern: str, parts: tuple[str, ...]) -> int | None:
   for part in parts:
     match = re.fullmatch(pattern, part)
@@ -151,13 +167,7 @@ def rnnlm_placement(graph: graph_lib.ComputationGraph, num_devices: int) -> np.n
   Returns:
     (N,) int32 device per node.
   """
-  num_devices = _check_devices(num_devices)
-  slots = _layer_of_nodes(graph, _rnnlm_slot)
-  num_layers = 1 + max((s for s in slots if isinstance(s, int)), default=-1)
-  slot_index = {"embedding": 0, "softmax": num_layers + 1}
-  device = np.array([-1 if s is None else (slot_index[s] if isinstance(s, str) else s + 1) % num_devices
-                     for s in slots], np.int64)
-  return complete_placement(graph, device)
+  return _round_robin_slots(graph, _rnnlm_slot, ("softmax",), num_devices)
 
 
 def _gnmt_slot(parts: tuple[str, ...]):
@@ -189,13 +199,7 @@ def gnmt_placement(graph: graph_lib.ComputationGraph, num_devices: int) -> np.nd
   Returns:
     (N,) int32 device per node.
   """
-  num_devices = _check_devices(num_devices)
-  slots = _layer_of_nodes(graph, _gnmt_slot)
-  num_layers = 1 + max((s for s in slots if isinstance(s, int)), default=-1)
-  slot_index = {"embedding": 0, "attention": num_layers + 1, "softmax": num_layers + 2}
-  device = np.array([-1 if s is None else (slot_index[s] if isinstance(s, str) else s + 1) % num_devices
-                     for s in slots], np.int64)
-  return complete_placement(graph, device)
+  return _round_robin_slots(graph, _gnmt_slot, ("attention", "softmax"), num_devices)
 
 
 # ---------------------------------------------------------------------------
