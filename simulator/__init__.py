@@ -12,6 +12,7 @@ The semantics are in ``simulator/README.md``. Typical use::
 from simulator.cluster import Cluster, get_cluster, PRESETS, load_json, save_json, first_devices
 from simulator.objectives import lower_bound, max_load
 from simulator.reference import simulate_reference, priorities_from_order
+from simulator.relaxed import RelaxedPlan, relaxed_plan, relaxed_schedule, relaxed_step_time
 from simulator.types import Decisions, SimResult, SimGraph, default_decisions, pad_decisions, to_sim_graph
 from simulator.vectorized import prepare, simulate, simulate_batch
 
@@ -19,6 +20,7 @@ __all__ = [
     "Cluster", "get_cluster", "PRESETS", "load_json", "save_json", "first_devices",
     "lower_bound", "max_load",
     "simulate_reference", "priorities_from_order",
+    "RelaxedPlan", "relaxed_plan", "relaxed_schedule", "relaxed_step_time",
     "Decisions", "SimResult", "SimGraph", "default_decisions", "pad_decisions", "to_sim_graph",
     "prepare", "simulate", "simulate_batch",
 ]

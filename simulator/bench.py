@@ -71,10 +71,12 @@ def _timed(fn: Callable[[], object], min_seconds: float, repeats: int) -> float:
 
 def measure(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, batches=(1, 64, 256),
             engines=vectorized.ENGINES, reference_evals: int = 1, min_seconds: float = 1.0, repeats: int = 3,
-            fixed_point_max_nodes: int = 2000, seed: int = 0) -> list[dict]:
-  """Rows ``{graph, nodes, padded, engine, batch, evals_per_s, compile_s, reference_evals_per_s, speedup}``.
+            fixed_point_max_nodes: int = 2000, seed: int = 0, shards=(1,)) -> list[dict]:
+  """Rows ``{graph, nodes, padded, engine, batch, shards, evals_per_s, compile_s, reference_evals_per_s, speedup}``.
 
-  Every engine in ``engines`` runs every batch size (the fixed-point engine only
+  Every engine in ``engines`` runs every batch size, once per entry of
+  ``shards`` that divides the batch and fits the local devices (the batch split
+  over that many devices, :func:`simulator.vectorized.simulate_batch`) (the fixed-point engine only
   up to ``fixed_point_max_nodes`` nodes: beyond, one call takes minutes). The
   rate is the median of ``repeats`` timings; ``compile_s`` is the first call.
   """
@@ -94,37 +96,93 @@ def measure(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, bat
     for batch in batches:
       decisions = jax.tree.map(jax.numpy.asarray,
                                types.pad_decisions(random_decisions(rng, n, d, batch), num_padded))
-      run = lambda decisions=decisions, engine=engine: jax.block_until_ready(  # noqa: E731
-          vectorized.simulate_batch(g, jcluster, decisions, engine=engine))
-      start = time.perf_counter()
-      run()
-      compile_s = time.perf_counter() - start
-      rate = batch / _timed(run, min_seconds, repeats)
-      rows.append(dict(graph=graph.name, nodes=n, padded=num_padded, engine=engine, batch=batch,
-                       evals_per_s=rate, compile_s=compile_s, reference_evals_per_s=ref_rate,
-                       speedup=rate / ref_rate))
+      for num_shards in shards:
+        if batch % num_shards or num_shards > jax.local_device_count():
+          continue
+        run = lambda decisions=decisions, engine=engine, num_shards=num_shards: jax.block_until_ready(  # noqa: E731
+            vectorized.simulate_batch(g, jcluster, decisions, engine=engine, num_shards=num_shards))
+        start = time.perf_counter()
+        run()
+        compile_s = time.perf_counter() - start
+        rate = batch / _timed(run, min_seconds, repeats)
+        rows.append(dict(graph=graph.name, nodes=n, padded=num_padded, engine=engine, batch=batch,
+                         shards=num_shards, evals_per_s=rate, compile_s=compile_s,
+                         reference_evals_per_s=ref_rate, speedup=rate / ref_rate))
   return rows
+
+
+def stage_profile(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, batch: int = 256,
+                  repeats: int = 3, seed: int = 0) -> dict[str, float]:
+  """Seconds per batch of each scan-engine stage, each jitted alone (median of ``repeats``).
+
+  Stages: ``key_pass`` (sequential keys and fusion legality), ``kernels_rows``
+  (:func:`simulator.vectorized.kernels`, the per-decision node sort and row
+  layout), ``schedule_pass`` (sequential), ``peak_memory``, and ``total``
+  (:func:`simulator.vectorized.simulate_batch`, one jit: less than the sum).
+  """
+  from simulator import scan_engine  # pylint: disable=g-import-not-at-top
+  jnp = jax.numpy
+  g, jc = vectorized.prepare(graph, cluster)
+  num_padded, num_devices = int(g.node_mask.shape[0]), cluster.num_devices
+  dtype = jc.peak_flops.dtype
+  decisions = jax.tree.map(jnp.asarray, types.pad_decisions(
+      random_decisions(np.random.default_rng(seed), graph.num_nodes, num_devices, batch), num_padded))
+  plan = scan_engine.graph_plan(g)
+
+  def timed(fn, *args):
+    fn = jax.jit(fn)
+    out = jax.block_until_ready(fn(*args))
+    return _timed(lambda: jax.block_until_ready(fn(*args)), 0.0, repeats), out
+
+  def inputs(d):
+    _, _, candidate, is_contraction = vectorized.fusion_inputs(g, jc, d)
+    return (jnp.where(g.node_mask, types.priority_delta(d.priority.astype(dtype), jnp), 0.0), candidate,
+            is_contraction)
+
+  delta, candidate, is_contraction = jax.jit(jax.vmap(inputs))(decisions)
+  t_key, (key, has, first) = timed(
+      lambda *a: scan_engine._key_pass(jax.tree.map(lambda x: x[None], plan.topological),  # pylint: disable=protected-access
+                                       g.senders[None], *a, num_padded), delta, candidate, is_contraction)
+
+  def kernel_rows(d, ki, hi, fi):
+    kern = vectorized.kernels(g, jc, d, keys_and_fusion=lambda *_: (ki, hi, fi))
+    return kern, scan_engine._schedule_rows(g, plan, kern)  # pylint: disable=protected-access
+
+  t_rows, (kern, rows) = timed(jax.vmap(kernel_rows), decisions, key, has, first)
+  t_schedule, record = timed(lambda r: scan_engine._schedule_pass(r, num_devices, num_padded, dtype), rows)  # pylint: disable=protected-access
+
+  def memory(ki, rec):
+    return scan_engine._peak_memory(g, jc, ki, rec[:, 0], rec[:, 1], rec[:, 3 + num_devices:].T,  # pylint: disable=protected-access
+                                    rec[:, 3:3 + num_devices].T)
+
+  t_memory, _ = timed(jax.vmap(memory), kern, record)
+  t_total, _ = timed(lambda d: vectorized.simulate_batch(g, jc, d, engine="scan"), decisions)
+  return dict(key_pass=t_key, kernels_rows=t_rows, schedule_pass=t_schedule, peak_memory=t_memory, total=t_total)
 
 
 def table(rows: list[dict]) -> str:
   """A markdown table of :func:`measure` rows (with the scan / fixed-point ratio where both ran)."""
-  rate = {(r["graph"], r["batch"], r["engine"]): r["evals_per_s"] for r in rows}
-  lines = ["| graph | nodes | padded | engine | batch | evals/s (median) | first call (compile) s | "
+  rate = {(r["graph"], r["batch"], r["engine"], r["shards"]): r["evals_per_s"] for r in rows}
+  lines = ["| graph | nodes | padded | engine | batch | shards | evals/s (median) | first call (compile) s | "
            "reference evals/s | vs reference | scan / fixed point |",
-           "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+           "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
   for r in rows:
-    fixed = rate.get((r["graph"], r["batch"], "fixed_point"))
-    ratio = f"{rate[(r['graph'], r['batch'], 'scan')] / fixed:.3g}x" if (
-        fixed and (r["graph"], r["batch"], "scan") in rate) else "-"
-    lines.append(f"| {r['graph']} | {r['nodes']} | {r['padded']} | {r['engine']} | {r['batch']} | "
+    fixed = rate.get((r["graph"], r["batch"], "fixed_point", r["shards"]))
+    scan = rate.get((r["graph"], r["batch"], "scan", r["shards"]))
+    ratio = f"{scan / fixed:.3g}x" if fixed and scan else "-"
+    lines.append(f"| {r['graph']} | {r['nodes']} | {r['padded']} | {r['engine']} | {r['batch']} | {r['shards']} | "
                  f"{r['evals_per_s']:.4g} | {r['compile_s']:.3g} | {r['reference_evals_per_s']:.3g} | "
                  f"{r['speedup']:.3g}x | {ratio} |")
   return "\n".join(lines)
 
 
 def quick_summary(rows: list[dict]) -> str:
-  """The JSON line ``--quick`` prints last (scan engine, batch 256)."""
-  by_nodes = {r["nodes"]: r for r in rows if r["batch"] == 256 and r["engine"] == "scan"}
+  """The JSON line ``--quick`` prints last (scan engine, batch 256, the fastest shard count)."""
+  by_nodes = {}
+  for r in rows:
+    if r["batch"] == 256 and r["engine"] == "scan" and (
+        r["nodes"] not in by_nodes or r["evals_per_s"] > by_nodes[r["nodes"]]["evals_per_s"]):
+      by_nodes[r["nodes"]] = r
   small, large = by_nodes[min(by_nodes)], by_nodes[max(by_nodes)]
   return json.dumps({"evals_per_s_1k": round(small["evals_per_s"], 2),
                      "evals_per_s_10k": round(large["evals_per_s"], 2),

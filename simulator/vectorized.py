@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from simulator import cluster as cluster_lib
@@ -396,10 +397,10 @@ def simulate(g: types.SimGraph, cluster: cluster_lib.Cluster, decisions: types.D
   return simulate_one(g, cluster, decisions, num_iterations)
 
 
-@functools.partial(jax.jit, static_argnames=("batched_graphs", "num_iterations", "engine"))
+@functools.partial(jax.jit, static_argnames=("batched_graphs", "num_iterations", "engine", "num_shards"))
 def simulate_batch(g: types.SimGraph, cluster: cluster_lib.Cluster, decisions: types.Decisions,
                    batched_graphs: bool = False, num_iterations: int | None = None,
-                   engine: str | None = None) -> types.SimResult:
+                   engine: str | None = None, num_shards: int = 1) -> types.SimResult:
   """Simulates a batch of decision sets (and optionally of same-bucket padded graphs).
 
   Args:
@@ -409,14 +410,31 @@ def simulate_batch(g: types.SimGraph, cluster: cluster_lib.Cluster, decisions: t
     batched_graphs: whether ``g`` carries the batch axis too.
     num_iterations: fixed-point engine only, see :func:`simulate_one`.
     engine: see :func:`simulate`.
+    num_shards: split the batch over the first ``num_shards`` local devices
+      (``jax.shard_map``, data parallel: evaluations are independent). On a
+      multi-core CPU run with ``XLA_FLAGS=--xla_force_host_platform_device_count=C``
+      to use C cores. ``B`` must be a multiple of ``num_shards``.
 
   Returns:
     A :class:`~simulator.types.SimResult` with a leading (B,) axis.
   """
-  if _engine(engine, num_iterations) == "scan":
-    return scan_engine.simulate_batch(g, cluster, decisions, batched_graphs)
-  run = functools.partial(simulate_one, num_iterations=num_iterations)
-  return jax.vmap(run, in_axes=(0 if batched_graphs else None, None, 0))(g, cluster, decisions)
+  def run_batch(g, decisions):
+    if _engine(engine, num_iterations) == "scan":
+      return scan_engine.simulate_batch(g, cluster, decisions, batched_graphs)
+    run = functools.partial(simulate_one, num_iterations=num_iterations)
+    return jax.vmap(run, in_axes=(0 if batched_graphs else None, None, 0))(g, cluster, decisions)
+
+  if num_shards == 1:
+    return run_batch(g, decisions)
+  batch = decisions.placement.shape[0]
+  if num_shards < 1 or batch % num_shards or num_shards > jax.local_device_count():
+    raise ValueError(f"num_shards={num_shards} must divide the batch ({batch}) and be at most the "
+                     f"{jax.local_device_count()} local devices")
+  mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:num_shards]), ("batch",))
+  spec = jax.sharding.PartitionSpec("batch")
+  graph_spec = spec if batched_graphs else jax.sharding.PartitionSpec()
+  return jax.shard_map(run_batch, mesh=mesh, in_specs=(graph_spec, spec), out_specs=spec,
+                       check_vma=False)(g, decisions)
 
 
 def prepare(graph, cluster: cluster_lib.Cluster, num_nodes: int | None = None,

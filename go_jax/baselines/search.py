@@ -30,12 +30,19 @@ respected by construction: a node's device is always its group leader's
   generation's first chromosomes encode the heuristic starts of ``anneal``
   (warm start, equal priorities); the rest are uniform. Elites are not re-simulated (the simulator is deterministic); the
   last generation is truncated so exactly ``budget`` evaluations are spent.
-* ``gradient``: Adam on per-node device logits through a differentiable
-  surrogate of the step time (:func:`relaxed_step_time`; the simulator has no
-  relaxed objective of its own), softmax temperature annealed, every few
-  steps the argmax placement and a few categorical samples are simulated
-  exactly. **Each surrogate gradient step counts as one evaluation** and each
-  exact simulation as one, so ``evaluations == budget``.
+* ``gradient``: Adam on per-node device logits (``P = softmax(logits)``)
+  through the relaxed simulator :mod:`simulator.relaxed` (the exact in-order
+  schedule with smooth maxima and mean-field expectations over ``P``; equal to
+  the exact step time at one-hot ``P`` as its temperature goes to 0), plus an
+  expected-memory penalty. Warm start: the best heuristic start of ``anneal``
+  (its priorities fixed), logits ``init_logit * one_hot + noise``. Each round
+  takes ``steps_per_round`` Adam steps at a smooth-max temperature annealed
+  geometrically (a fraction of the start's step time), then simulates the
+  argmax placement and ``samples_per_round`` categorical samples exactly. The
+  logits restart from the best placement when a sample found it or after
+  ``patience`` rounds without improvement. **Each relaxed gradient step
+  counts as one evaluation** and each exact simulation as one, so
+  ``evaluations == budget``.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ from go_jax import evaluation
 from go_jax.baselines import objective as objective_lib
 from go_jax.baselines import placement as placement_lib
 from simulator import objectives
+from simulator import relaxed
 from simulator import types as sim_types
 
 #: Integer priority levels the searches use (0 = level order; integer levels are exact).
@@ -94,14 +102,14 @@ class BrkgaConfig:
 class GradientConfig:
   """Settings of :func:`gradient`."""
 
-  learning_rate: float = 0.1
-  steps_per_round: int = 8  # surrogate Adam steps between exact evaluations
-  samples_per_round: int = 7  # categorical samples simulated with the argmax each round
-  start_temperature: float = 1.0
-  end_temperature: float = 0.05
-  init_scale: float = 0.01  # std of the initial logits (breaks the uniform point's symmetry)
-  smooth_max: float = 0.01  # smooth-max width, fraction of the single-device time
-  max_rounds: int = 1024  # cap on longest-path relaxation rounds (deep graphs)
+  learning_rate: float = 0.05  # Adam step on the logits
+  steps_per_round: int = 4  # relaxed Adam steps between exact evaluations
+  samples_per_round: int = 0  # categorical samples simulated with the argmax each round
+  init_logit: float = 2.0  # warm start: logit of the start device (the others 0)
+  init_noise: float = 0.1  # std of the warm start's logit noise (symmetry breaking)
+  start_smoothing: float = 1e-3  # smooth-max temperature, fraction of the best start's step time
+  end_smoothing: float = 1e-5
+  patience: int = 6  # rounds without improvement before restarting from the best placement
 
 
 class _Best:
@@ -332,93 +340,66 @@ def brkga(problem: evaluation.Problem, config: BrkgaConfig | None = None) -> eva
 
 
 class SurrogateData(NamedTuple):
-  """The graph as the relaxed objective sees it (jax leaves)."""
+  """What the gradient baseline differentiates: the relaxed simulator plus a memory penalty (jax leaves)."""
 
   leader: jax.Array  # (N,) int32 colocation leader
-  node_time: jax.Array  # (N, D) seconds, unfused
-  copy_time: jax.Array  # (N,) seconds, mean copy of the node's output over device pairs
-  senders: jax.Array  # (E,) int32
-  receivers: jax.Array  # (E,) int32
+  plan: relaxed.RelaxedPlan  # the graph, cluster and priorities of :mod:`simulator.relaxed`
   memory: jax.Array  # (N,) bytes: params + live fraction * output bytes
   capacity: jax.Array  # (D,) bytes
   penalty: jax.Array  # () seconds per unit of relative memory overflow
-  smooth: jax.Array  # () seconds, smooth-max width
 
 
-def relaxed_step_time(logits: jax.Array, data: SurrogateData, temperature: jax.Array,
-                      rounds: int) -> jax.Array:
-  """Differentiable surrogate of the step time (seconds) of a soft placement.
+def relaxed_step_time(logits: jax.Array, data: SurrogateData, temperature: jax.Array) -> jax.Array:
+  """Relaxed step time (seconds) of a soft placement plus an expected-memory penalty.
 
-  With ``p = softmax(logits[leader] / temperature)`` (N, D), an edge u -> v
-  crosses devices with probability ``1 - <p_u, p_v>`` and then costs u's copy
-  time. The surrogate is the smooth max of (a) the longest path with expected
-  node times and expected edge copies (``rounds`` relaxation rounds), (b)
-  every device's expected compute and (c) every link's expected copy time
-  (the lower bounds of an in-order schedule whose copies overlap compute),
-  plus ``penalty * overflow / capacity`` of the expected memory.
+  With ``P = softmax(logits[leader])`` (N, D) (a colocation group shares its
+  leader's row), the value is :func:`simulator.relaxed.relaxed_step_time`
+  (the exact in-order schedule with smooth maxima and mean-field expectations;
+  equal to the exact step time at one-hot ``P`` as ``temperature -> 0``) plus
+  ``penalty * sum_d max(0, M_d - capacity_d) / sum_d capacity_d`` with the
+  expected memory ``M = P^T memory`` (D,) bytes.
 
   Args:
     logits: (N, D) device logits (only leaders' rows matter).
-    data: the graph's surrogate arrays.
-    temperature: () softmax temperature.
-    rounds: static number of longest-path relaxation rounds (the graph depth).
+    data: the graph's :class:`SurrogateData`.
+    temperature: () seconds, the smooth-max temperature ``T``.
 
   Returns:
-    () surrogate seconds.
+    () seconds.
   """
-  n = data.node_time.shape[0]
-  prob = jax.nn.softmax(logits[data.leader] / temperature, axis=-1)
-  node_time = (prob * data.node_time).sum(axis=-1)
-  p_send, p_recv = prob[data.senders], prob[data.receivers]
-  copy = data.copy_time[data.senders]
-  edge_copy = (1.0 - (p_send * p_recv).sum(axis=-1)) * copy
-
-  def relax(_, finish):
-    arrival = jax.ops.segment_max(finish[data.senders] + edge_copy, data.receivers, num_segments=n)
-    return jnp.maximum(arrival, 0.0) + node_time
-
-  critical = jax.lax.fori_loop(0, rounds, relax, node_time).max()
-  # Copies run on links, concurrently with compute: devices carry compute, links carry copies.
-  device_load = (prob * data.node_time).sum(axis=0)  # (D,)
-  link_load = jnp.einsum("e,es,ed->sd", copy, p_send, p_recv)  # (D, D)
-  link_load = link_load * (1.0 - jnp.eye(link_load.shape[0], dtype=link_load.dtype))
-  terms = jnp.concatenate([critical[None], device_load, link_load.reshape(-1)])
-  smooth_max = data.smooth * jax.nn.logsumexp(terms / data.smooth)
+  prob = jax.nn.softmax(logits[data.leader], axis=-1)
+  step_time = relaxed.relaxed_schedule(data.plan, prob, temperature).step_time
   memory = prob.T @ data.memory
   overflow = jnp.maximum(memory - data.capacity, 0.0).sum() / data.capacity.sum()
-  return smooth_max + data.penalty * overflow
+  return step_time + data.penalty * overflow
 
 
-@functools.partial(jax.jit, static_argnames=("rounds", "learning_rate"))
-def surrogate_step(logits: jax.Array, opt_state, data: SurrogateData, temperature: jax.Array, rounds: int,
+@functools.partial(jax.jit, static_argnames=("learning_rate",))
+def surrogate_step(logits: jax.Array, opt_state, data: SurrogateData, temperature: jax.Array,
                    learning_rate: float):
-  """One Adam step on the logits; returns (logits, opt_state, surrogate seconds before the step)."""
-  value, grad = jax.value_and_grad(relaxed_step_time)(logits, data, temperature, rounds)
+  """One Adam step on the logits; returns (logits, opt_state, relaxed seconds before the step)."""
+  value, grad = jax.value_and_grad(relaxed_step_time)(logits, data, temperature)
   updates, opt_state = optax.adam(learning_rate).update(grad, opt_state, logits)
   return optax.apply_updates(logits, updates), opt_state, value
 
 
-def surrogate_data(problem: evaluation.Problem, leader: np.ndarray, live_fraction: float, penalty: float,
-                   smooth_fraction: float) -> SurrogateData:
-  """Builds the relaxed objective's arrays (float32)."""
+def surrogate_data(problem: evaluation.Problem, leader: np.ndarray, priority: np.ndarray,
+                   live_fraction: float, penalty: float) -> SurrogateData:
+  """Builds the relaxed objective's arrays (float32; priorities fixed, fusion off).
+
+  Args:
+    problem: the problem (graph, cluster).
+    leader: (N,) colocation leaders.
+    priority: (N,) priorities the relaxed schedule orders nodes by.
+    live_fraction: fraction of output bytes counted in the expected memory (:func:`live_fraction`).
+    penalty: seconds per unit of relative memory overflow.
+  """
   graph, cluster = problem.graph, problem.cluster
-  node_time = objectives.node_times(graph, cluster)
-  d = cluster.num_devices
-  off = ~np.eye(d, dtype=bool)
-  if d > 1:
-    latency = np.asarray(cluster.link_latency, np.float64)[off].mean()
-    inverse_bw = (1.0 / np.asarray(cluster.link_bandwidth, np.float64)[off]).mean()
-  else:
-    latency = inverse_bw = 0.0
-  transfer = sim_types.measured_transfer(graph)
-  copy_time = np.where(transfer >= 0, transfer, latency + sim_types.copy_bytes(graph) * inverse_bw)
   f32 = functools.partial(jnp.asarray, dtype=jnp.float32)
   return SurrogateData(
-      leader=jnp.asarray(leader, jnp.int32), node_time=f32(node_time), copy_time=f32(copy_time),
-      senders=jnp.asarray(graph.senders, jnp.int32), receivers=jnp.asarray(graph.receivers, jnp.int32),
+      leader=jnp.asarray(leader, jnp.int32), plan=relaxed.relaxed_plan(graph, cluster, priority, jnp.float32),
       memory=f32(graph.param_bytes + live_fraction * graph.output_bytes),
-      capacity=f32(np.asarray(cluster.mem_capacity, np.float64)), penalty=f32(penalty),
-      smooth=f32(max(smooth_fraction * node_time[:, 0].sum(), 1e-12)))
+      capacity=f32(np.asarray(cluster.mem_capacity, np.float64)), penalty=f32(penalty))
 
 
 def live_fraction(problem: evaluation.Problem, placement: np.ndarray, peak_memory: np.ndarray) -> float:
@@ -430,57 +411,85 @@ def live_fraction(problem: evaluation.Problem, placement: np.ndarray, peak_memor
   return float(np.clip(fraction[outputs > 0].max() if np.any(outputs > 0) else 0.0, 0.0, 1.0))
 
 
-def _gumbel_samples(rng: np.random.Generator, logits: np.ndarray, temperature: float, count: int) -> np.ndarray:
-  """(count, N) categorical samples of softmax(logits / temperature)."""
-  return np.argmax(logits[None] / temperature + rng.gumbel(size=(count,) + logits.shape), axis=-1).astype(np.int32)
+def _gumbel_samples(rng: np.random.Generator, logits: np.ndarray, count: int) -> np.ndarray:
+  """(count, N) categorical samples of softmax(logits)."""
+  return np.argmax(logits[None] + rng.gumbel(size=(count,) + logits.shape), axis=-1).astype(np.int32)
+
+
+def _warm_logits(rng: np.random.Generator, placement: np.ndarray, num_devices: int, scale: float,
+                 noise: float) -> jax.Array:
+  """(N, D) float32 logits ``scale * one_hot(placement) + noise * standard normal``.
+
+  The noise breaks the symmetry between interchangeable nodes (two identical
+  chains on one device get identical gradients and would move together).
+  """
+  logits = scale * np.eye(num_devices)[placement] + noise * rng.standard_normal((placement.size, num_devices))
+  return jnp.asarray(logits, jnp.float32)
 
 
 def gradient(problem: evaluation.Problem, config: GradientConfig | None = None) -> evaluation.MethodOutput:
-  """Adam on device logits through the relaxed step time, discretized and simulated (module docstring)."""
+  """Adam on device logits through the relaxed simulator, warm-started, checked exactly (module docstring)."""
   config = config or GradientConfig()
   objective = objective_lib.BatchedObjective(problem.graph, problem.cluster)
   rng = np.random.default_rng(problem.seed)
-  n, d = objective.num_nodes, objective.num_devices
+  d = objective.num_devices
   leader = objective.leader
-  zeros = np.zeros((1, n), np.float32)
   best = _Best()
-  logits = (config.init_scale * rng.standard_normal((n, d))).astype(np.float32)
-  # The initial point's argmax: the reference every round must beat; it also
-  # calibrates how much of the output bytes are live at the peak.
-  start = np.argmax(logits, axis=-1).astype(np.int32)[leader][None]
-  costs, peaks = objective.detailed(start, zeros)
-  best.update(costs, start, zeros)
-  data = surrogate_data(problem, leader, live_fraction(problem, start[0], peaks[0]), objective.penalty,
-                        config.smooth_max)
-  rounds = int(min(problem.graph.depth, config.max_rounds))
+  starts = np.stack(_heuristic_starts(problem, leader))[:problem.budget]
+  zeros = np.zeros(starts.shape, np.float32)
+  costs, peaks = objective.detailed(starts, zeros)
+  best.update(costs, starts, zeros)
+  first = int(np.argmin(costs))
+  # The best start also calibrates how much of the output bytes are live at the peak.
+  data = surrogate_data(problem, leader, best.priority, live_fraction(problem, starts[first], peaks[first]),
+                        objective.penalty)
+  # Seconds the smoothing fractions refer to: the best start's step time (total work if it is OOM).
+  scale = best.cost if best.cost < objective.penalty else float(
+      objectives.node_times(problem.graph, problem.cluster).min(axis=1).sum())
+  scale = max(scale, 1e-12)
   round_cost = config.steps_per_round + 1 + config.samples_per_round
   num_rounds = (problem.budget - objective.evaluations) // round_cost
-  opt_state = optax.adam(config.learning_rate).init(jnp.asarray(logits))
-  params = jnp.asarray(logits)
-  surrogate_steps = 0
-  temperature = config.start_temperature
+  optimizer = optax.adam(config.learning_rate)
+  params = _warm_logits(rng, best.placement, d, config.init_logit, config.init_noise)
+  opt_state = optimizer.init(params)
+  surrogate_steps = restarts = stale = 0
+  found_by = {"argmax": 0, "sample": 0}  # improvements of the best, by candidate kind
   for r in range(num_rounds):
-    temperature = config.start_temperature * (config.end_temperature / config.start_temperature) ** (
+    fraction = config.start_smoothing * (config.end_smoothing / config.start_smoothing) ** (
         r / max(num_rounds - 1, 1))
+    temperature = jnp.float32(fraction * scale)
     for _ in range(config.steps_per_round):
-      params, opt_state, _ = surrogate_step(params, opt_state, data, jnp.float32(temperature), rounds,
-                                            config.learning_rate)
-      objective.evaluations += 1  # a surrogate step counts as one evaluation (conservative)
+      params, opt_state, _ = surrogate_step(params, opt_state, data, temperature, config.learning_rate)
+      objective.evaluations += 1  # a relaxed gradient step counts as one evaluation (conservative)
       surrogate_steps += 1
-    logits = np.asarray(params)
+    logits = np.asarray(params)[leader]
     candidates = np.concatenate([np.argmax(logits, axis=-1)[None].astype(np.int32),
-                                 _gumbel_samples(rng, logits, temperature, config.samples_per_round)])[:, leader]
-    priority = np.zeros(candidates.shape, np.float32)
-    best.update(objective(candidates, priority), candidates, priority)
-  # Whatever budget a whole round no longer fits goes to samples at the final temperature.
+                                 _gumbel_samples(rng, logits, config.samples_per_round)])[:, leader]
+    priority = np.repeat(best.priority[None], len(candidates), axis=0)
+    previous = best.cost
+    costs = objective(candidates, priority)
+    best.update(costs, candidates, priority)
+    improved = best.cost < previous
+    if improved:
+      found_by["argmax" if int(np.argmin(costs)) == 0 else "sample"] += 1
+    stale = 0 if improved else stale + 1
+    # Restart from the best placement when a sample (not the argmax) found it, or when the
+    # relaxed descent has drifted without improving for `patience` rounds.
+    if (improved and int(np.argmin(costs)) > 0) or stale >= config.patience:
+      params = _warm_logits(rng, best.placement, d, config.init_logit, config.init_noise)
+      opt_state = optimizer.init(params)
+      restarts += 1
+      stale = 0
+  # Whatever budget a whole round no longer fits goes to samples around the last logits.
   left = problem.budget - objective.evaluations
   if left > 0:
-    logits = np.asarray(params)
-    candidates = _gumbel_samples(rng, logits, temperature, left)[:, leader]
-    priority = np.zeros(candidates.shape, np.float32)
+    candidates = _gumbel_samples(rng, np.asarray(params)[leader], left)[:, leader]
+    priority = np.repeat(best.priority[None], left, axis=0)
     best.update(objective(candidates, priority), candidates, priority)
-  return _output(objective, best, f"gradient, {num_rounds} rounds, {surrogate_steps} surrogate steps "
-                                  f"(each counted as one evaluation)")
+  return _output(objective, best, f"gradient, {len(starts)} heuristic starts, {num_rounds} rounds, "
+                                  f"{surrogate_steps} relaxed steps (each counted as one evaluation), "
+                                  f"{restarts} restarts, improvements by argmax {found_by['argmax']} / "
+                                  f"sample {found_by['sample']}")
 
 
 METHODS: dict[str, Callable[[evaluation.Problem], evaluation.MethodOutput]] = {

@@ -91,7 +91,14 @@ def test_no_pickle_in_files(tmp_path):
 
 
 def test_bucket_sizes():
-  assert [features.bucket_size(n) for n in (0, 1, 64, 65, 1000, 1024, 1025)] == [64, 64, 64, 128, 1024, 1024, 2048]
+  assert [features.bucket_size(n) for n in (0, 1, 64, 65, 1000, 1024, 1025)] == [64, 64, 64, 128, 1024, 1024, 1280]
+  # Quarter octaves above 1024: (2048, 4096] is cut at 2560, 3072, 3584, 4096.
+  assert [features.bucket_size(n) for n in (2048, 2049, 2560, 2561, 4096, 10_000, 80_000)] == [
+      2048, 2560, 2560, 3072, 4096, 10_240, 81_920]
+  # Every size fits its bucket with at most 25% waste above 1024 (and all buckets are multiples of 256).
+  for n in range(1025, 70_000, 997):
+    b = features.bucket_size(n)
+    assert n <= b <= 1.25 * n + 256 and b % 256 == 0
 
 
 def test_graphs_tuple_padding_and_features():

@@ -156,6 +156,24 @@ def test_fifo_order_as_priorities_reproduces_schedule():
   assert in_order.step_time == fifo.step_time
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_fifo_order_as_priorities_is_exact_on_several_devices(seed):
+  # FIFO's per-device orders, merged by start time (level breaks zero-time ties), become keys;
+  # the in-order run then repeats FIFO's schedule exactly: a link (s, d) only carries outputs of
+  # device s, which finish in the order they ran there, so link order agrees too.
+  rng = np.random.default_rng(seed)
+  n, num_devices = int(rng.integers(5, 40)), int(rng.integers(2, 5))
+  graph = graphs.random_dag(rng, n)
+  cluster = graphs.unit_cluster(num_devices)
+  placement = rng.integers(0, num_devices, n)
+  fifo, trace = _run(graph, cluster, placement, policy=reference.FIFO)
+  order = np.lexsort((np.arange(n), graph.levels, trace.start))
+  in_order, again = _run(graph, cluster, placement, priority=reference.priorities_from_order(graph, order))
+  assert again.device_order == trace.device_order
+  np.testing.assert_allclose(in_order.step_time, fifo.step_time, rtol=1e-12)
+  np.testing.assert_allclose(in_order.peak_memory, fifo.peak_memory, rtol=1e-12)
+
+
 def test_bad_decisions():
   with pytest.raises(ValueError, match="placement 5"):
     _run(diamond(), graphs.unit_cluster(2), [0, 0, 5, 0])

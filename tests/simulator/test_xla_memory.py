@@ -2,7 +2,9 @@
 
 ResNet-50 (224x224) and BERT-base (12 layers, seq 128) training steps, the
 real architectures at a reduced batch of 8 (zoo defaults: 64 and 32) so each
-compiles in ~30 s on a 2-core CPU. One device, XLA's own schedule. See
+compiles in ~30 s on a 2-core CPU. One device, XLA's own schedule. The
+simulated peak is compared with XLA's live peak (its ``HloLiveRange`` dump);
+``memory_analysis()``'s allocation sizes only bracket it. See
 ``simulator/README.md``, "Validation against XLA's memory planner".
 """
 
@@ -39,26 +41,32 @@ def test_arguments_are_the_parameter_nodes_and_peak_is_bracketed(name):
   assert r["xla_alias"] == 0  # no donation in these steps
   # Live-out sinks can only raise the peak, by at most the outputs' bytes.
   assert r["sim_peak"] <= r["sim_peak_live_out"] <= r["sim_peak"] + r["xla_output"]
-  # XLA's live peak lies in [argument + temp, argument + temp + output] (temporaries also
-  # live in output allocations before the outputs are written); ours must too, +-15%.
+  # Every live buffer sits in one of XLA's allocations: the live peak is at most their sum.
+  assert r["xla_live_peak"] <= r["xla_total"]
+  # Ours lies in XLA's allocation bracket too, +-15% (temporaries also live in output
+  # allocations before the outputs are written, so argument + temp may under-count).
   assert r["sim_peak"] >= (1 - TOLERANCE) * r["xla_argument_plus_temp"]
   assert r["sim_peak_live_out"] <= (1 + TOLERANCE) * r["xla_total"]
 
 
 @pytest.mark.slow
-def test_resnet50_peak_within_15_percent_of_xla():
-  r = _compare("resnet50")
+@pytest.mark.parametrize("name", ["resnet50", "bert_base"])
+def test_peak_within_15_percent_of_xla_live_peak(name):
+  # Measured (batch 8): ResNet-50 1382.9 MB vs 1397.5 MB, BERT-base 2615.6 MB vs 2642.6 MB.
+  r = _compare(name)
   assert abs(r["ratio"] - 1) <= TOLERANCE, r
-  assert abs(r["ratio_vs_argument_plus_temp"] - 1) <= TOLERANCE, r
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="XLA places ~0.5 GB of BERT's temporaries inside the "
-                   "live-out (updated params/Adam state) allocations: temp_size under-counts and "
-                   "temp + output over-counts XLA's live peak; see simulator/README.md")
-def test_bert_base_peak_within_15_percent_of_xla():
-  r = _compare("bert_base")
-  assert abs(r["ratio"] - 1) <= TOLERANCE and abs(r["ratio_vs_argument_plus_temp"] - 1) <= TOLERANCE, r
+def test_live_range_peak_reads_the_last_cumulative_size():
+  text = """HloLiveRange (max 3):
+  Live ranges at 2 (peak):
+    big{}: 96 bytes (cumulative: 96 bytes)
+    small{}: 4 bytes (cumulative: 100 bytes)
+  Stack trace breakdown for peak usage: 100 bytes
+"""
+  assert xla_validation.live_range_peak(text) == 100.0
+  with pytest.raises(ValueError, match="peak"):
+    xla_validation.live_range_peak("HloLiveRange (max 3):\n")
 
 
 @pytest.mark.slow
