@@ -1,4 +1,4 @@
-"""Padded, static-shape views of a graph: GNN inputs and simulator arrays.
+"""Padded, static-shape views of a graph: size buckets and GNN inputs (the simulator pads with `simulator.types.to_sim_graph`).
 
 Graphs are padded to *size buckets* (:func:`bucket_size`: powers of two from
 :data:`MIN_BUCKET` up to :data:`FINE_BUCKETS_FROM`, then four buckets per
@@ -38,7 +38,6 @@ has measured transfer time]``. Global features (``globals["features"]``):
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
 import jraph
 import numpy as np
@@ -141,72 +140,3 @@ def to_graphs_tuple(graph: graph_lib.ComputationGraph, num_nodes: int | None = N
       n_node=np.asarray([n], np.int32), n_edge=np.asarray([e], np.int32),
       globals={"features": _log([[n, graph.flops.sum(), graph.depth]])})
   return jraph.pad_with_graphs(single, n_node=num_nodes, n_edge=num_edges, n_graph=2)
-
-
-class PaddedGraph(NamedTuple):
-  """Static-shape arrays of one graph for the vectorized simulator.
-
-  ``Np``/``Ep`` are the padded node/edge counts. Padding edges connect the last
-  padding node to itself and carry zero bytes; use ``edge_mask``.
-  """
-
-  node_mask: np.ndarray  # (Np,) bool, True for real nodes
-  op_type: np.ndarray  # (Np,) int32
-  op_class: np.ndarray  # (Np,) int32
-  flops: np.ndarray  # (Np,) float32, FLOPs
-  bytes_accessed: np.ndarray  # (Np,) float32, bytes read + written
-  output_bytes: np.ndarray  # (Np,) float32, bytes
-  param_bytes: np.ndarray  # (Np,) float32, bytes
-  latency: np.ndarray  # (Np,) float32, measured seconds; -1 where unknown
-  level: np.ndarray  # (Np,) int32, longest-path depth; padding: depth of graph
-  colocation: np.ndarray  # (Np,) int32, -1 = none
-  senders: np.ndarray  # (Ep,) int32
-  receivers: np.ndarray  # (Ep,) int32
-  edge_bytes: np.ndarray  # (Ep,) float32, bytes
-  edge_mask: np.ndarray  # (Ep,) bool
-
-
-def to_padded_arrays(graph: graph_lib.ComputationGraph, num_nodes: int | None = None,
-                     num_edges: int | None = None, latency_kind: str | None = None) -> PaddedGraph:
-  """Pads ``graph`` to static shapes for the simulator.
-
-  Args:
-    graph: the graph.
-    num_nodes: padded node count (default: bucket of N + 1).
-    num_edges: padded edge count (default: bucket of E).
-    latency_kind: which measured latency to carry (default: none, i.e. -1).
-  """
-  n, e = graph.num_nodes, graph.num_edges
-  num_nodes = bucket_size(n + 1) if num_nodes is None else num_nodes
-  num_edges = bucket_size(e) if num_edges is None else num_edges
-  if num_nodes < n + 1 or num_edges < e:
-    raise ValueError(f"cannot pad a graph of {n} nodes / {e} edges to {num_nodes} / {num_edges}")
-
-  def pad(values, fill, dtype, size=num_nodes):
-    out = np.full(size, fill, dtype)
-    out[: len(values)] = values
-    return out
-
-  latency = np.full(n, -1.0)
-  if latency_kind is not None:
-    if latency_kind not in graph.latency:
-      raise KeyError(f"graph {graph.name!r} has no measured latency of kind {latency_kind!r} "
-                     f"(has: {sorted(graph.latency)})")
-    measured = graph.latency[latency_kind]
-    latency = np.where(np.isnan(measured), -1.0, measured)
-  return PaddedGraph(
-      node_mask=pad(np.ones(n, bool), False, bool),
-      op_type=pad(graph.op_type, 0, np.int32),
-      op_class=pad(graph.op_class, 0, np.int32),
-      flops=pad(graph.flops, 0, np.float32),
-      bytes_accessed=pad(graph.bytes_accessed, 0, np.float32),
-      output_bytes=pad(graph.output_bytes, 0, np.float32),
-      param_bytes=pad(graph.param_bytes, 0, np.float32),
-      latency=pad(latency, -1, np.float32),
-      level=pad(graph.levels, graph.depth, np.int32),
-      colocation=pad(graph.colocation, -1, np.int32),
-      senders=pad(graph.senders, num_nodes - 1, np.int32, num_edges),
-      receivers=pad(graph.receivers, num_nodes - 1, np.int32, num_edges),
-      edge_bytes=pad(graph.edge_bytes, 0, np.float32, num_edges),
-      edge_mask=pad(np.ones(e, bool), False, bool, num_edges),
-  )

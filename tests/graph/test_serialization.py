@@ -117,14 +117,3 @@ def test_graphs_tuple_padding_and_features():
   np.testing.assert_allclose(feats[3, 11], np.log1p(2) / 20, rtol=1e-6)
   assert gt.nodes["topo_rank"][:4].tolist() == [0, 1, 2, 3]
   assert np.all(feats[4:] == 0)
-
-
-def test_padded_arrays():
-  g = test_graph.diamond()
-  p = features.to_padded_arrays(g)
-  assert p.node_mask.sum() == 4 and p.edge_mask.sum() == 4 and p.node_mask.shape == (64,)
-  assert p.flops[:4].tolist() == [1, 10, 3, 2] and p.flops[4:].sum() == 0
-  assert p.level[:4].tolist() == [0, 1, 1, 2] and np.all(p.level[4:] == 3)
-  assert np.all(p.senders[4:] == 63) and np.all(p.latency == -1)
-  with pytest.raises(ValueError, match="cannot pad"):
-    features.to_padded_arrays(g, num_nodes=4)
