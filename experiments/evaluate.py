@@ -2,15 +2,19 @@ r"""Compare optimization methods side by side on one or more graphs.
 
 Usage:
   python -m experiments.evaluate --graph=NAME_OR_PATH[,...] --cluster=PRESET_OR_JSON \
-      --methods=all|m1,m2 [--devices=D] [--budget=N] [--seed=S] [--json_out=FILE]
+      --methods=all|m1,m2 [--devices=D] [--budget=N] [--seed=S] [--checkpoint=DIR] \
+      [--json_out=FILE] [--markdown_out=FILE]
 
 Prints one table per graph: step time, speedup over single device and over the
 human expert, peak memory, OOM, step time / lower bound, simulator evaluations
 used and wall-clock search time. ``--json_out`` writes one record per
-(graph, method).
+(graph, method); ``--markdown_out`` writes the tables as a generated markdown
+page (command line, machine, date, jax version), e.g. ``docs/baselines.md``.
 """
 
 from __future__ import annotations
+
+import sys
 
 from absl import flags
 
@@ -24,7 +28,11 @@ _DEVICES = flags.DEFINE_integer("devices", None, "Use only the first D devices o
 _METHODS = flags.DEFINE_list("methods", ["all"], "Methods to run, 'heuristics' or 'all'.")
 _BUDGET = flags.DEFINE_integer("budget", 1000, "Simulator evaluations per search method.")
 _SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Directory of a trained GO policy for the methods that "
+                                  "apply one (default: the policy shipped in the repository).")
 _JSON_OUT = flags.DEFINE_string("json_out", None, "Write the records as a JSON list to this file.")
+_MARKDOWN_OUT = flags.DEFINE_string("markdown_out", None, "Write the tables as a generated markdown page to "
+                                    "this file.")
 
 
 def main(argv):
@@ -32,10 +40,13 @@ def main(argv):
   if not _GRAPH.value:
     cli.fail("--graph is required (comma-separated graph files or workload names)")
   records = evaluate_lib.run(_GRAPH.value, _CLUSTER.value, _METHODS.value, devices=_DEVICES.value,
-                             budget=_BUDGET.value, seed=_SEED.value, progress=evaluate_lib.log)
+                             budget=_BUDGET.value, seed=_SEED.value, progress=evaluate_lib.log,
+                             checkpoint=_CHECKPOINT.value)
   print(evaluate_lib.format_records(records))
   if _JSON_OUT.value:
     evaluate_lib.write_json(records, _JSON_OUT.value)
+  if _MARKDOWN_OUT.value:
+    evaluate_lib.write_markdown(records, _MARKDOWN_OUT.value, sys.argv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ requested methods on one problem, scores each method's decisions with the
 exact reference simulator, and returns one record per method with the step
 time, speedups over single-device and human-expert placement, peak memory,
 OOM, step time / lower bound, simulator evaluations spent and wall-clock
-search time.
+search time, plus any fields the method reports in ``MethodOutput.record``
+(e.g. HDP's learning curve).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Problem:
     budget: simulator evaluations a search method may spend.
     seed: random seed of stochastic methods.
     expert: (N,) int32 human-expert placement, if one is known for the graph.
+    checkpoint: directory of a trained GO policy (orbax checkpoint with its
+      config beside it) for methods that apply a pretrained policy; None means
+      the policy shipped in the repository.
   """
 
   graph: graph_lib.ComputationGraph
@@ -40,6 +44,7 @@ class Problem:
   budget: int = 1000
   seed: int = 0
   expert: np.ndarray | None = None
+  checkpoint: str | None = None
 
   @property
   def num_devices(self) -> int:
@@ -69,11 +74,14 @@ class MethodOutput:
     decisions: the chosen (N,) placement, priority and fusion.
     evaluations: simulator evaluations the method spent (0 for heuristics).
     notes: anything a reader of the results table should know.
+    record: extra JSON-serialisable fields for the method's record (e.g.
+      ``learning_curve``); they must not reuse the keys :func:`evaluate` sets.
   """
 
   decisions: simulator.Decisions
   evaluations: int = 0
   notes: str = ""
+  record: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 Method = Callable[[Problem], MethodOutput]
@@ -111,7 +119,7 @@ def evaluate(problem: Problem, methods: dict[str, Method], names: Sequence[str],
       continue
     seconds = time.perf_counter() - start
     result, _ = simulator.simulate_reference(graph, cluster, output.decisions)
-    records.append({
+    record = {
         "graph": graph.name,
         "method": name,
         "step_time": float(result.step_time),
@@ -124,7 +132,13 @@ def evaluate(problem: Problem, methods: dict[str, Method], names: Sequence[str],
         "evaluations": int(output.evaluations),
         "search_seconds": seconds,
         "notes": output.notes,
-    })
+    }
+    clashes = sorted(set(output.record) & set(record))
+    if clashes:
+      raise ValueError(f"method {name!r} reports record field(s) {', '.join(clashes)} "
+                       "that evaluate() sets itself")
+    record.update(output.record)
+    records.append(record)
   _add_speedups(records)
   return records
 

@@ -1,4 +1,4 @@
-"""List-scheduling placement heuristics: HEFT and Baechi's m-TOPO and m-ETF.
+"""List-scheduling placement heuristics: HEFT and Baechi's m-TOPO, m-ETF and m-SCT.
 
 All three build a schedule in their own simple model of the cluster (every
 node costs its unfused time on a device, every cross-device edge costs one
@@ -18,7 +18,26 @@ device's ops in the heuristic's order.
 * **m-ETF** (Baechi): earliest task first: repeatedly schedule the (ready node,
   device) pair with the earliest start time, among devices whose memory still
   fits the node; ties go to the node with the larger upward rank, then the
-  lower device id.
+  lower node id, then the lower device id.
+* **m-SCT** (Baechi, after Hanen & Munier's small-communication-time list
+  scheduling): every node has at most one *favorite child* (and every node at
+  most one favorite parent) that should run on its device, so that their edge
+  costs no copy. m-ETF, with two changes: (1) a device is *awake* when the
+  favorite child of the last node it ran is ready and starts earliest on it;
+  an awake device keeps itself for that child, and any other node may start
+  on it only if the node is *urgent* by then (its inputs are on every device,
+  so waiting gains it nothing); (2) ties go first to a favorite child on its
+  favorite parent's device. Memory limits are those of m-ETF, so a full
+  device is never awake. Baechi chooses favorite children by solving SCT's LP
+  relaxation (variables ``x_ij`` in [0, 1] per edge, start times and the
+  makespan; ``s_i + p_i + c_ij x_ij <= s_j``, ``sum_j x_ij >= |succ(i)| - 1``,
+  ``sum_i x_ij >= |pred(j)| - 1``; minimise the makespan) with cvxopt/MOSEK
+  and rounding ``x_ij < 0.5`` to "favorite". **We do not solve the LP** (no LP
+  solver among our dependencies, and an LP over 80k-edge graphs would dwarf
+  the heuristic); :func:`favorite_children` instead applies a greedy rule that
+  keeps the LP's two constraints and picks, critical path first, each node's
+  highest-ranked unclaimed child. Baechi's public code (``placer/m_sct.py``)
+  always solves the LP; the greedy rule is our substitute, not theirs.
 
 A node's memory is its parameter bytes plus its output bytes (Baechi's
 permanent + output memory).
@@ -176,17 +195,70 @@ def m_topo(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster) -> S
 
 def m_etf(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster) -> Schedule:
   """m-ETF: repeatedly start the (ready node, device) pair that can start earliest."""
+  return _earliest_start(graph, cost_model(graph, cluster))
+
+
+def favorite_children(graph: graph_lib.ComputationGraph, costs: CostModel) -> np.ndarray:
+  """(N,) int32 favorite child of every node (-1: none), by the greedy critical-path rule.
+
+  Baechi picks favorite children by rounding the LP relaxation of SCT (see the
+  module docstring); without an LP solver we keep the LP's constraints (at most
+  one favorite child per node, at most one favorite parent per node) and give
+  each node, in decreasing upward rank (ties: lower id), the child with the
+  largest upward rank (ties: lower id) that no earlier node has claimed: the
+  edge the LP zeroes first is the one on the longest remaining path.
+  """
+  rank = upward_rank(graph, costs)
+  favorite = np.full(graph.num_nodes, -1, np.int32)
+  claimed = np.zeros(graph.num_nodes, bool)
+  for i in np.lexsort((np.arange(graph.num_nodes), -rank)):
+    children = np.unique(graph.consumers(i))
+    children = children[~claimed[children]]
+    if children.size:
+      child = children[np.lexsort((children, -rank[children]))[0]]
+      favorite[i] = child
+      claimed[child] = True
+  return favorite
+
+
+def m_sct(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster) -> Schedule:
+  """m-SCT: m-ETF that keeps each node's favorite child on its device (see the module docstring)."""
   costs = cost_model(graph, cluster)
-  d = cluster.num_devices
+  return _earliest_start(graph, costs, favorite_children(graph, costs))
+
+
+def _earliest_start(graph: graph_lib.ComputationGraph, costs: CostModel,
+                    favorite: np.ndarray | None = None) -> Schedule:
+  """Earliest-start list scheduling under memory limits: m-ETF, or m-SCT given ``favorite``.
+
+  Args:
+    graph: the graph.
+    costs: the heuristics' cost model.
+    favorite: (N,) int32 favorite child per node (-1: none) for m-SCT; None
+      for m-ETF.
+
+  Returns:
+    The placement, the scheduling order as priorities and the makespan
+    estimate (seconds).
+  """
+  d = costs.node_time.shape[1]
   rank = upward_rank(graph, costs)
   n = graph.num_nodes
+  favorite_parent = np.full(n, -1, np.int64)
+  if favorite is not None:
+    has_child = np.flatnonzero(favorite >= 0)
+    favorite_parent[favorite[has_child]] = has_child
   remaining = graph.in_degree.astype(np.int64).copy()
-  ready_at = np.zeros((n, d))  # earliest time node's inputs are on each device
+  ready_at = np.zeros((n, d))  # (N, D) seconds: when a node's inputs are all on each device
+  urgent_at = np.zeros(n)  # seconds: when a node's inputs are on every device (Baechi's urgent time)
   finish = np.zeros(n)
   placement = np.full(n, -1, np.int32)
-  available = np.zeros(d)
-  used = np.zeros(d)
+  available = np.zeros(d)  # (D,) seconds: when each device is free
+  used = np.zeros(d)  # (D,) bytes
+  last = np.full(d, -1, np.int64)  # last node scheduled on each device
+  is_ready = np.zeros(n, bool)
   ready = list(np.flatnonzero(remaining == 0))
+  is_ready[ready] = True
   order = []
   while ready:
     nodes = np.asarray(ready)
@@ -194,23 +266,54 @@ def m_etf(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster) -> Sc
     fits = used[None, :] + costs.memory[nodes, None] <= costs.capacity[None, :]
     # A node that fits nowhere goes where memory is least used (it will OOM).
     start = np.where(fits | ~fits.any(axis=1, keepdims=True), start, np.inf)
-    best_start = start.min()
-    candidates = np.argwhere(start == best_start)
-    # Ties: larger upward rank first, then lower node id, then lower device.
-    k = min(candidates.tolist(), key=lambda rc: (-rank[nodes[rc[0]]], nodes[rc[0]], rc[1]))
-    i, device = int(nodes[k[0]]), int(k[1])
-    if not fits[k[0]].any():
+    if favorite is not None:
+      _wait_for_favorites(start, nodes, favorite, last, is_ready, urgent_at)
+    rows, devices = np.nonzero(start == start.min())
+    # Ties: a favorite child on its favorite parent's device, then larger upward rank,
+    # then lower node id, then lower device.
+    tied = nodes[rows]
+    parent = favorite_parent[tied]
+    apart = (parent < 0) | (placement[np.maximum(parent, 0)] != devices)
+    k = np.lexsort((devices, tied, -rank[tied], apart))[0]
+    row, i, device = int(rows[k]), int(tied[k]), int(devices[k])
+    if not fits[row].any():
       device = int(np.argmin(used))
     ready.remove(i)
+    is_ready[i] = False
     order.append(i)
     placement[i] = device
     finish[i] = max(ready_at[i, device], available[device]) + costs.node_time[i, device]
     available[device] = finish[i]
     used[device] += costs.memory[i]
+    last[device] = i
+    arrival = finish[i] + costs.comm(i, device)  # (D,)
     for c in graph.consumers(i):
-      ready_at[c] = np.maximum(ready_at[c], finish[i] + costs.comm(i, device))
+      ready_at[c] = np.maximum(ready_at[c], arrival)
+      urgent_at[c] = max(urgent_at[c], arrival.max())
       remaining[c] -= 1
       if remaining[c] == 0:
         ready.append(int(c))
+        is_ready[c] = True
   order = np.asarray(order, np.int32)
   return Schedule(placement, _order_to_priority(graph, order), float(finish.max()))
+
+
+def _wait_for_favorites(start: np.ndarray, nodes: np.ndarray, favorite: np.ndarray, last: np.ndarray,
+                        is_ready: np.ndarray, urgent_at: np.ndarray) -> None:
+  """SCT's waiting rule, in place on ``start`` ((R, D) seconds, inf = not allowed).
+
+  A device is *awake* when the favorite child of the last node it ran is ready
+  and starts earliest there; it then keeps itself for that child: another
+  ready node may start on it only if the node is *urgent* by then (its inputs
+  are on every device, so nothing is gained by waiting elsewhere).
+  """
+  for device in np.flatnonzero(last >= 0):
+    child = favorite[last[device]]
+    if child < 0 or not is_ready[child]:
+      continue
+    row = int(np.flatnonzero(nodes == child)[0])
+    if not np.isfinite(start[row, device]) or start[row, device] > start[row].min():
+      continue
+    blocked = urgent_at[nodes] > start[:, device]
+    blocked[row] = False
+    start[blocked, device] = np.inf

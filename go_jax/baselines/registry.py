@@ -101,6 +101,7 @@ METHODS: dict[str, evaluation.Method] = {
     "metis": metis_method,
     "m_topo": _schedule_method(list_scheduling.m_topo),
     "m_etf": _schedule_method(list_scheduling.m_etf),
+    "m_sct": _schedule_method(list_scheduling.m_sct),
     "heft": _schedule_method(list_scheduling.heft),
     # Scheduling and fusion baselines keep the expert placement (single device if none).
     "fifo": _scheduling_method(scheduling.tf_fifo),
@@ -118,5 +119,5 @@ METHODS: dict[str, evaluation.Method] = {
 
 
 HEURISTICS: tuple[str, ...] = ("single", "contiguous", "round_robin", "expert", "metis", "m_topo", "m_etf",
-                               "heft", "fifo", "critical_path", "random_priority", "xla_fusion")
+                               "m_sct", "heft", "fifo", "critical_path", "random_priority", "xla_fusion")
 assert set(HEURISTICS) <= set(METHODS)

@@ -63,8 +63,8 @@ def trained(budget=20, seed=0):
   return hdp.train(problem(budget, seed), small_config())
 
 
-def test_default_config_is_grappler():
-  config = hdp.get_hdp_config()
+def test_grappler_config_is_the_public_defaults():
+  config = hdp.get_grappler_config()
   assert (config.hidden_size, config.failing_signal, config.baseline_decay) == (512, 100.0, 0.9)
   assert (config.learning_rate, config.lr_decay, config.start_decay_step, config.decay_steps) == (0.1, 0.95, 400, 50)
   assert config.grad_bound == 1.0
@@ -72,8 +72,14 @@ def test_default_config_is_grappler():
   assert hdp.num_groups_for(config, 16) == 256
 
 
+def test_default_config_only_tunes_the_learning_rate():
+  tuned, grappler = hdp.get_hdp_config().to_dict(), hdp.get_grappler_config().to_dict()
+  assert tuned.pop("learning_rate") == hdp.TUNED_LEARNING_RATE < grappler.pop("learning_rate")
+  assert tuned == grappler
+
+
 def test_learning_rate_schedule_by_hand():
-  schedule = hdp.learning_rate_schedule(hdp.hyper_from_config(hdp.get_hdp_config()))
+  schedule = hdp.learning_rate_schedule(hdp.hyper_from_config(hdp.get_grappler_config()))
   # 0.1 until step 400, then 0.1 * 0.95 ** floor((t - 400) / 50).
   expected = {0: 0.1, 399: 0.1, 400: 0.1, 449: 0.1, 450: 0.095, 500: 0.09025, 1000: 0.1 * 0.95**12}
   for step, value in expected.items():
@@ -183,3 +189,14 @@ def test_write_curve(tmp_path):
 
 def test_registered_method():
   assert set(hdp.METHODS) == {"hdp"}
+
+
+def test_curve_summary_by_hand():
+  # Four steps of 8 evaluations, 10 s each: the best step time after 25% (8 evals), 50% (16) and
+  # 100% (32) of the evaluations.
+  curve = [hdp.CurvePoint(step=k, evaluations=8 * (k + 1), seconds=10.0 * (k + 1), best_step_time=best,
+                          mean_step_time=0.5, baseline=0.7, loss=0.0)
+           for k, best in enumerate((0.3, 0.25, 0.2, 0.2))]
+  assert hdp.curve_summary(curve) == "best 300 ms @8 evals/10 s, 250 ms @16/20 s, 200 ms @32/40 s"
+  # A one-step curve names its only point once.
+  assert hdp.curve_summary(curve[:1]) == "best 300 ms @8 evals/10 s"

@@ -75,3 +75,88 @@ def test_m_etf_respects_memory():
   schedule = list_scheduling.m_etf(five_nodes(), two_devices(capacity=30.0))
   counts = np.bincount(schedule.placement, minlength=2)
   assert counts.max() <= 3
+
+
+def build(name, flops, edges, param_bytes=None):
+  """Nodes a, b, c, ... of the given FLOPs (seconds on the toy device), 0-byte edges."""
+  b = graph_lib.GraphBuilder(name)
+  param_bytes = param_bytes or [10] * len(flops)
+  for k, (f, p) in enumerate(zip(flops, param_bytes)):
+    b.add_node("abcdefgh"[k], "dot", flops=f, param_bytes=p, output_bytes=0)
+  for src, dst in edges:
+    b.add_edge(src, dst, 0)
+  return b.build()
+
+
+def fork_join():
+  """a -> b, a -> d, b -> d; c and e independent. Times a=b=c=d=1 s, e=2 s; copies 1 s."""
+  return build("fork_join", (1, 1, 1, 1, 2), ((0, 1), (0, 3), (1, 3)))
+
+
+def test_favorite_children_by_hand():
+  # fork_join ranks: d = 1, b = 1 + 1 + 1 = 3, a = 1 + 1 + 3 = 5, c = 1, e = 2.
+  # Decreasing rank a, b, e, c, d: a takes its higher-ranked child b, b takes d; c, d, e have no child.
+  g = fork_join()
+  costs = list_scheduling.cost_model(g, two_devices())
+  assert list_scheduling.favorite_children(g, costs).tolist() == [1, 3, -1, -1, -1]
+  # A child has at most one favorite parent: in `waiting` (below) a and c both feed d (rank 4);
+  # a (rank 7, lower id than c) claims d, c gets none.
+  g = waiting()
+  costs = list_scheduling.cost_model(g, two_devices())
+  assert list_scheduling.favorite_children(g, costs).tolist() == [3, -1, -1, -1, -1]
+
+
+def test_m_sct_keeps_favorite_children_with_their_parents():
+  # Favorite children a -> b -> d. Every step starts the earliest (node, device) pair; ties go to a
+  # favorite child on its favorite parent's device, then to the larger rank.
+  # 1. a, c, e start at 0 anywhere: a (rank 5) on dev0 [0, 1].
+  # 2. dev0 waits for b (starts there at 1, on dev1 at 2); c, e are urgent (no inputs), so they may
+  #    use it, but they start earlier on dev1: e (rank 2 > 1) on dev1 [0, 2].
+  # 3. b and c both start at 1 on dev0: b is a's favorite child -> b on dev0 [1, 2].
+  # 4. c and d both start at 2 on dev0: d is b's favorite child -> d on dev0 [2, 3].
+  # 5. c: dev0 at 3, dev1 at 2 -> dev1 [2, 3]. Makespan 3.
+  g = fork_join()
+  schedule = list_scheduling.m_sct(g, two_devices())
+  assert schedule.placement.tolist() == [0, 0, 1, 0, 1]
+  assert schedule.finish_time == pytest.approx(3.0)
+  keys = reference.order_keys(g, schedule.priority)
+  assert np.argsort(keys, kind="stable").tolist() == [0, 4, 1, 3, 2]
+  # m-ETF breaks step 4's tie by rank (c = d = 1), then lower id: c on dev0 [2, 3], d on dev0 [3, 4].
+  assert list_scheduling.m_etf(g, two_devices()).finish_time == pytest.approx(4.0)
+
+
+def waiting():
+  """a -> b, a -> d, c -> d; e independent. Times a=b=c=e=2 s, d=4 s; copies 1 s."""
+  return build("waiting", (2, 2, 2, 4, 2), ((0, 1), (0, 3), (2, 3)))
+
+
+def test_m_sct_device_waits_for_the_favorite_child():
+  # Ranks: b = e = 2, d = 4, a = c = 2 + 1 + 4 = 7. Favorite child: a -> d.
+  # 1. a, c, e start at 0: a (rank 7, lower id than c) on dev0 [0, 2].
+  # 2. c on dev1 [0, 2] (start 0 beats 2). d is now ready: inputs on dev0 at max(2, 2 + 1) = 3, dev1 at 3.
+  # 3. dev0 ran a and d starts earliest there (3, tied) -> dev0 is awake for d: only urgent nodes may
+  #    use it. b's input reaches every device at 2 + 1 = 3 > 2, its start on dev0: b is not urgent and
+  #    may not take dev0 at 2; e (no inputs) may -> e on dev0 [2, 4].
+  # 4. b and d start on dev1 at 3 (dev0 at 4): d (rank 4) on dev1 [3, 7].
+  # 5. b on dev0 [4, 6]. Makespan 7.
+  g = waiting()
+  schedule = list_scheduling.m_sct(g, two_devices())
+  assert schedule.placement.tolist() == [0, 0, 1, 1, 0]
+  assert schedule.finish_time == pytest.approx(7.0)
+  # m-ETF (no waiting): step 3 starts b (rank 2 = e, lower id) on dev0 [2, 4]; then e on dev1 [2, 4];
+  # d starts at 4 on either device -> dev0 [4, 8]. Makespan 8.
+  etf = list_scheduling.m_etf(g, two_devices())
+  assert etf.placement.tolist() == [0, 0, 1, 0, 1]
+  assert etf.finish_time == pytest.approx(8.0)
+
+
+def test_m_sct_respects_memory():
+  # fork_join with d holding 20 bytes and 35 bytes per device: a, b, d (40 bytes) no longer fit on
+  # dev0. Steps 1-3 as without a limit (a, b on dev0: 20 bytes; e on dev1: 10 bytes). Step 4: d
+  # fits only dev1, so dev0 is not awake for it; c starts at 2 on either device -> dev0 [2, 3]
+  # (30 bytes). Step 5: d on dev1 at max(2 + 1, 2) = 3 -> [3, 4] (30 bytes). Makespan 4.
+  g = build("fork_join_memory", (1, 1, 1, 1, 2), ((0, 1), (0, 3), (1, 3)), param_bytes=(10, 10, 10, 20, 10))
+  schedule = list_scheduling.m_sct(g, two_devices(capacity=35.0))
+  assert schedule.placement.tolist() == [0, 0, 0, 1, 1]
+  assert schedule.finish_time == pytest.approx(4.0)
+  assert list_scheduling.m_sct(g, two_devices()).placement.tolist() == [0, 0, 1, 0, 1]  # unconstrained
