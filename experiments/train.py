@@ -26,11 +26,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed if it ha
 
 def print_progress(step: int, metrics: dict[str, float]) -> None:
   """One line per iteration on stderr."""
-  eta_text = f"{metrics['eta_s']:6.0f}s" if "eta_s" in metrics else "     ?"
-  print(f"[train] it {step:5d}  evals {metrics['evaluations']:8.0f}  reward {metrics['reward_mean']:+.3f}  "
-        f"step {1e3 * metrics['step_time_mean']:.4g} ms  best {1e3 * metrics['best_step_time']:.4g} ms  "
-        f"H {metrics['entropy']:.3f}  kl {metrics['approx_kl']:.4f}  clip {metrics['clip_fraction']:.2f}  "
-        f"{metrics.get('iterations_per_s', 0.0):.2f} it/s  ETA {eta_text}", file=sys.stderr, flush=True)
+  print(train.format_progress(step, metrics, train.planned_iterations(_CONFIG.value)), file=sys.stderr,
+        flush=True)
 
 
 def main(argv):

@@ -8,6 +8,7 @@ def get_config():
   config = rl_config.get_default_config()
   config.graph = "toy_chains_4x6"
   config.cluster = "v100x4"
+  config.tasks = "placement,scheduling,fusion"  # the end-to-end test covers the joint path
   config.model = model_config.get_test_config()
   config.model.remat = False
   config.ppo.num_samples = 8

@@ -1,10 +1,13 @@
 """GO-one on an accelerator: a larger network and batch (imports the default, overrides)."""
 
 from experiments.configs import default
+from go_jax.models import config as model_config
 
 
 def get_config():
   config = default.get_config()
+  config.tasks = "placement,scheduling,fusion"
+  config.model = model_config.get_model_config()
   config.model.hidden_size = 256
   config.model.num_attention_layers = 4
   config.model.remat = True

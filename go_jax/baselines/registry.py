@@ -15,6 +15,7 @@ from go_jax.baselines import placement
 from go_jax.baselines import scheduling
 from go_jax.baselines import search
 from go_jax.rl import method as rl_method
+from go_jax.rl import pretrained as rl_pretrained
 from go_jax.graph import graph as graph_lib
 import simulator
 from simulator import objectives
@@ -115,6 +116,8 @@ METHODS: dict[str, evaluation.Method] = {
     **hdp.METHODS,
     # GO-one: the GO policy trained with PPO on this graph alone, under the same budget.
     **rl_method.METHODS,
+    # GO: a pretrained policy (--checkpoint, else the one shipped in go_jax/pretrained/), zero-shot.
+    **rl_pretrained.METHODS,
 }
 
 

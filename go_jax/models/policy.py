@@ -82,9 +82,9 @@ def topological_order(topo_rank: jax.Array, node_mask: jax.Array) -> jax.Array:
 
 
 def _categorical_stats(logits: jax.Array, actions: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Log-prob of ``actions`` (L,) and entropy, both (L,), of categoricals ``logits`` (L, C)."""
+  """Log-prob of ``actions`` (..., L) and entropy, both (..., L), of categoricals ``logits`` (..., L, C)."""
   log_probs = jax.nn.log_softmax(logits, axis=-1)
-  chosen = jnp.take_along_axis(log_probs, actions[:, None], axis=-1)[:, 0]
+  chosen = jnp.take_along_axis(log_probs, actions[..., None], axis=-1)[..., 0]
   entropy = -(jnp.exp(log_probs) * log_probs).sum(axis=-1)  # masked classes: 0 * (-1e9) = 0
   return chosen, entropy
 
@@ -116,19 +116,28 @@ class PolicyNetwork(nn.Module):
 
   @nn.compact
   def __call__(self, graphs: jraph.GraphsTuple, num_devices: jax.Array, rng: jax.Array | None = None,
-               actions: Decisions | None = None) -> PolicyOutput:
-    """Decides every node of one graph.
+               actions: Decisions | None = None, num_samples: int | None = None) -> PolicyOutput:
+    """Decides every node of one graph, for one or ``num_samples`` decision vectors.
 
     Three modes: with ``actions``, evaluates those actions (log-probs and
     entropies for PPO; ``rng`` is ignored); otherwise samples with ``rng``, or
     takes the most likely action of every node when ``rng`` is None (greedy).
+
+    The encoder, the trunk, the value and the first enabled task's logits do
+    not depend on the sampled actions, so they run once per graph however many
+    decision vectors are sampled or evaluated; only the later tasks' layers
+    (which read the previous task's action) run once per vector.
 
     Args:
       graphs: one padded graph from :func:`go_jax.graph.features.to_graphs_tuple`.
       num_devices: () int32, devices available, clipped to [1, max_devices];
         placement never picks a device >= num_devices.
       rng: PRNG key for sampling, or None for greedy decoding.
-      actions: decisions (Np,) int32 each, in node order, to evaluate.
+      actions: decisions to evaluate, in node order: (Np,) int32 each, or
+        (K, Np) int32 each for K vectors at once.
+      num_samples: static K; when given (or when ``actions`` are (K, Np)) the
+        outputs carry a leading (K,) axis (``value`` stays ()); greedy
+        decoding repeats the argmax K times.
 
     Returns:
       The decisions, their log-probs and entropies, and the value estimate.
@@ -136,6 +145,14 @@ class PolicyNetwork(nn.Module):
     unknown = set(self.tasks) - set(config_lib.ALL_TASKS)
     if unknown:
       raise ValueError(f"unknown tasks {sorted(unknown)}; valid: {config_lib.ALL_TASKS}")
+    batched = num_samples is not None or (actions is not None and jnp.ndim(actions.placement) == 2)
+    if actions is not None:
+      actions = jax.tree.map(lambda x: jnp.asarray(x).reshape((-1, x.shape[-1])), actions)  # (K, Np)
+      num_vectors = actions.placement.shape[0]
+      if num_samples is not None and num_samples != num_vectors:
+        raise ValueError(f"num_samples {num_samples} != {num_vectors} action vectors")
+    else:
+      num_vectors = 1 if num_samples is None else int(num_samples)
     masks = gnn.graph_masks(graphs)
     encoding = gnn.GraphEncoder(self.hidden_size, self.edge_size, self.gnn_hops, remat=self.remat,
                                 name="encoder")(graphs)
@@ -156,16 +173,25 @@ class PolicyNetwork(nn.Module):
     value = nn.Dense(1, name="value_out")(nn.relu(nn.Dense(self.hidden_size, name="value_hidden")(
         value_features)))[0]
 
-    task_layer = self._stack(1, "task_layer")  # one module, called once per task: shared params
+    # One module called once per task (shared params), over a leading axis of
+    # decision vectors: 1 for the first enabled task (its input is the same for
+    # every vector), K after it. nn.vmap with broadcast params keeps the
+    # parameter tree of the unbatched layer.
+    task_layer = nn.vmap(attention.SegmentRecurrentStack, in_axes=(0, None, None), out_axes=0,
+                         variable_axes={"params": None}, split_rngs={"params": False})(
+                             num_layers=1, num_heads=self.num_heads, hidden_size=self.hidden_size,
+                             segment_length=self.segment_length, memory_length=self.memory_length,
+                             ffn_multiplier=self.ffn_multiplier, remat=self.remat, name="task_layer")
     task_embedding = nn.Embed(len(config_lib.ALL_TASKS), self.hidden_size, name="task_embed")
     num_classes = {"placement": self.max_devices, "scheduling": self.num_priority_levels, "fusion": 2}
     num_devices = jnp.clip(jnp.asarray(num_devices, jnp.int32), 1, self.max_devices)
     keys = jax.random.split(rng, len(config_lib.ALL_TASKS)) if rng is not None else None
     num_nodes = sequence.shape[0]
-    zeros_int, zeros_float = jnp.zeros(num_nodes, jnp.int32), jnp.zeros(num_nodes, jnp.float32)
+    zeros_int = jnp.zeros((num_vectors, num_nodes), jnp.int32)
+    zeros_float = jnp.zeros((num_vectors, num_nodes), jnp.float32)
     chosen, log_probs, entropies = {}, {}, {}
-    state = trunk
-    previous_action = jnp.zeros_like(trunk)
+    state = trunk[None]  # (1, Np, H) until the first action, (K, Np, H) after
+    previous_action = jnp.zeros_like(state)
     for task in config_lib.ALL_TASKS:
       index = _TASK_INDEX[task]
       if task not in self.tasks:
@@ -175,24 +201,27 @@ class PolicyNetwork(nn.Module):
                          gates[self.num_attention_layers + index][None])
       # Small initial logits: the untrained policy is close to uniform.
       logits = nn.Dense(num_classes[task], kernel_init=nn.initializers.normal(0.01), name=f"{task}_head")(
-          nn.LayerNorm(name=f"{task}_head_norm")(state))  # (Np, classes)
+          nn.LayerNorm(name=f"{task}_head_norm")(state))  # (1 or K, Np, classes)
       if task == "placement":
         logits = jnp.where(jnp.arange(self.max_devices) < num_devices, logits, _MASKED_LOGIT)
+      logits = jnp.broadcast_to(logits, (num_vectors,) + logits.shape[1:])
       if actions is not None:
-        action = _task_field(actions, task)[order].astype(jnp.int32)
+        action = _task_field(actions, task)[:, order].astype(jnp.int32)
       elif keys is not None:
         action = jax.random.categorical(keys[index], logits, axis=-1).astype(jnp.int32)
       else:
         action = jnp.argmax(logits, axis=-1).astype(jnp.int32)
-      action = jnp.where(sequence_mask, action, 0)
+      action = jnp.where(sequence_mask, action, 0)  # (K, Np)
       log_prob, entropy = _categorical_stats(logits, action)
       # Back to node order for the output; padding entries are 0.
-      chosen[task] = action[inverse]
-      log_probs[task] = jnp.where(sequence_mask, log_prob, 0.0)[inverse]
-      entropies[task] = jnp.where(sequence_mask, entropy, 0.0)[inverse]
+      chosen[task] = action[:, inverse]
+      log_probs[task] = jnp.where(sequence_mask, log_prob, 0.0)[:, inverse]
+      entropies[task] = jnp.where(sequence_mask, entropy, 0.0)[:, inverse]
       previous_action = nn.Embed(num_classes[task], self.hidden_size, name=f"{task}_action_embed")(action)
 
     def decisions(values):
+      if not batched:
+        values = {name: value[0] for name, value in values.items()}
       return Decisions(placement=values["placement"], priority=values["scheduling"], fusion=values["fusion"])
 
     return PolicyOutput(actions=decisions(chosen), log_prob=decisions(log_probs),
@@ -261,6 +290,32 @@ def greedy_batch(network: PolicyNetwork, params, graphs: jraph.GraphsTuple,
                  num_devices: jax.Array) -> PolicyOutput:
   """:func:`greedy` over a batch."""
   return jax.vmap(functools.partial(greedy, network, params))(graphs, num_devices)
+
+
+def sample_many(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array,
+                rng: jax.Array, num_samples: int) -> PolicyOutput:
+  """``num_samples`` decision vectors for one graph: outputs (K, Np), value (); the encoder runs once."""
+  return network.apply(params, graphs, num_devices, rng, num_samples=num_samples)
+
+
+def evaluate_many(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array,
+                  actions: Decisions) -> PolicyOutput:
+  """Log-probs and entropies of (K, Np) ``actions`` for one graph: outputs (K, Np), value ()."""
+  return network.apply(params, graphs, num_devices, None, actions)
+
+
+def sample_graphs(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array,
+                  rng: jax.Array, num_samples: int) -> PolicyOutput:
+  """:func:`sample_many` over G graphs: graphs (G, ...), num_devices (G,) -> outputs (G, K, Np), value (G,)."""
+  keys = jax.random.split(rng, num_devices.shape[0])
+  return jax.vmap(functools.partial(sample_many, network, params, num_samples=num_samples))(
+      graphs, num_devices, keys)
+
+
+def evaluate_graphs(network: PolicyNetwork, params, graphs: jraph.GraphsTuple, num_devices: jax.Array,
+                    actions: Decisions) -> PolicyOutput:
+  """:func:`evaluate_many` over G graphs: actions (G, K, Np) each -> outputs (G, K, Np), value (G,)."""
+  return jax.vmap(functools.partial(evaluate_many, network, params))(graphs, num_devices, actions)
 
 
 class BatchedPolicy(NamedTuple):

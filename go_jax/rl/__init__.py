@@ -5,7 +5,8 @@ Modules: :mod:`~go_jax.rl.losses` (the PPO loss), :mod:`~go_jax.rl.rewards`
 sample-simulate-update step and its state), :mod:`~go_jax.rl.train` (host
 loop, checkpoints, metrics, results), :mod:`~go_jax.rl.method` (``go_one`` for
 the methods registry), :mod:`~go_jax.rl.config` (default config),
-:mod:`~go_jax.rl.toy_graphs` (small graphs with known answers).
+:mod:`~go_jax.rl.toy_graphs` (small graphs with known answers),
+:mod:`~go_jax.rl.benchmark` (training throughput, ``experiments.bench_train``).
 """
 
 from go_jax.rl.iteration import GraphBatch

@@ -3,8 +3,9 @@
 :func:`train_iteration` is the whole step, compiled once per graph bucket:
 
 1. sample ``K`` decision vectors for each of the ``G`` graphs of a
-   :class:`GraphBatch` (``B = G * K`` rows, one vmap inside
-   :func:`go_jax.models.policy.sample_batch`);
+   :class:`GraphBatch` (``B = G * K`` rows) with
+   :func:`go_jax.models.policy.sample_graphs`, which encodes each graph once
+   and runs only the action-dependent task layers per vector;
 2. map them to simulator decisions (:func:`to_sim_decisions`: colocation
    groups follow their leader, priority levels become priorities, fusion
    requests become bools) and score them with
@@ -13,7 +14,8 @@
    mean reward of the graph's ``K`` samples, or the value head), and track the
    best decisions found so far per graph;
 4. run ``num_epochs`` x ``num_minibatches`` Adam steps on
-   :func:`go_jax.rl.losses.ppo_loss` (``lax.scan``; minibatches are shuffled rows).
+   :func:`go_jax.rl.losses.ppo_loss` (``lax.scan``; a minibatch is every graph
+   with a shuffled K / num_minibatches of its vectors).
 
 The host loop (:mod:`go_jax.rl.train`) only logs and checkpoints.
 """
@@ -46,7 +48,8 @@ class IterationConfig(NamedTuple):
   Attributes:
     num_samples: decision vectors sampled per graph per iteration (K).
     num_epochs: passes over the B = G * K samples.
-    num_minibatches: minibatches per epoch (must divide B).
+    num_minibatches: minibatches per epoch (must divide K); each one costs one
+      encoder + trunk pass per graph, plus the later task layers per vector.
     baseline: ``"mean"`` (mean reward of the graph's K samples) or ``"value"``.
     entropy_start: entropy bonus weight at iteration 0.
     entropy_end: entropy bonus weight after ``entropy_decay_iterations``.
@@ -214,9 +217,13 @@ def _rows(batch: GraphBatch, num_samples: int) -> jax.Array:
 def minibatch_step(carry: tuple[Any, Any], minibatch: losses.Transitions, *, network: policy.PolicyNetwork,
                    optimizer: optax.GradientTransformation, config: IterationConfig,
                    entropy_weight: jax.Array) -> tuple[tuple[Any, Any], dict[str, jax.Array]]:
-  """One Adam step on one minibatch: ``(params, opt_state) -> (params, opt_state), metrics``."""
+  """One Adam step on one minibatch: ``(params, opt_state) -> (params, opt_state), metrics``.
+
+  ``minibatch`` holds every graph and K / num_minibatches of its vectors
+  ((G, k, Np) actions), so each graph is encoded once per step.
+  """
   params, opt_state = carry
-  evaluate_fn = functools.partial(policy.evaluate_batch, network)
+  evaluate_fn = functools.partial(policy.evaluate_graphs, network)
   grads, metrics = jax.grad(losses.ppo_loss, has_aux=True)(params, minibatch, config.loss, evaluate_fn,
                                                            entropy_weight)
   updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -225,17 +232,48 @@ def minibatch_step(carry: tuple[Any, Any], minibatch: losses.Transitions, *, net
   return (params, opt_state), metrics
 
 
+def split_minibatches(transitions: losses.Transitions, key: jax.Array,
+                      num_minibatches: int) -> losses.Transitions:
+  """Shuffles the K vectors of every graph and cuts them into minibatches.
+
+  Args:
+    transitions: (G, K, ...) per-vector fields; graphs, num_devices and
+      node_mask are per graph.
+    key: PRNG key of the shuffle (one permutation of K shared by all graphs).
+    num_minibatches: M, must divide K.
+
+  Returns:
+    Transitions whose per-vector fields are (M, G, K / M, ...) and whose
+    per-graph fields are unchanged (the scan closes over them).
+  """
+  num_vectors = transitions.advantage.shape[1]
+  permutation = jax.random.permutation(key, num_vectors)
+
+  def cut(x):  # (G, K, ...) -> (M, G, K / M, ...)
+    x = x[:, permutation].reshape((x.shape[0], num_minibatches, -1) + x.shape[2:])
+    return jnp.moveaxis(x, 1, 0)
+
+  return transitions._replace(actions=jax.tree.map(cut, transitions.actions),
+                              old_log_prob=cut(transitions.old_log_prob),
+                              advantage=cut(transitions.advantage), returns=cut(transitions.returns))
+
+
 def sgd_epoch(carry: tuple[Any, Any], key: jax.Array, *, transitions: losses.Transitions,
               network: policy.PolicyNetwork, optimizer: optax.GradientTransformation, config: IterationConfig,
               entropy_weight: jax.Array) -> tuple[tuple[Any, Any], dict[str, jax.Array]]:
-  """One pass over the shuffled transitions in ``num_minibatches`` steps; metrics (M,) each."""
-  num_rows = transitions.advantage.shape[0]
-  permutation = jax.random.permutation(key, num_rows)
-  shuffled = jax.tree.map(
-      lambda x: x[permutation].reshape((config.num_minibatches, -1) + x.shape[1:]), transitions)
+  """One pass over the shuffled vectors in ``num_minibatches`` steps; metrics (M,) each."""
+  shuffled = split_minibatches(transitions, key, config.num_minibatches)
+  per_vector = (shuffled.actions, shuffled.old_log_prob, shuffled.advantage, shuffled.returns)
   step = functools.partial(minibatch_step, network=network, optimizer=optimizer, config=config,
                            entropy_weight=entropy_weight)
-  return jax.lax.scan(step, carry, shuffled)
+
+  def scan_step(inner_carry, fields):
+    actions, old_log_prob, advantage, returns = fields
+    minibatch = transitions._replace(actions=actions, old_log_prob=old_log_prob, advantage=advantage,
+                                     returns=returns)
+    return step(inner_carry, minibatch)
+
+  return jax.lax.scan(scan_step, carry, per_vector)
 
 
 @functools.partial(jax.jit, static_argnames=("network", "config"))
@@ -244,7 +282,9 @@ def train_iteration(state: TrainState, batch: GraphBatch, *, network: policy.Pol
   """Samples, simulates and updates once (module docstring); jitted.
 
   ``network`` and ``config`` are static and hashable by value, so every call
-  with equal ones (and the same bucket shapes) reuses one compilation.
+  with equal ones (and the same bucket shapes) reuses one compilation. The
+  policy encodes each graph once per sampling pass and once per minibatch
+  step, whatever K is (:func:`go_jax.models.policy.sample_graphs`).
 
   Returns:
     The new state and () float32 metrics: ``reward_mean``/``reward_max``,
@@ -256,38 +296,40 @@ def train_iteration(state: TrainState, batch: GraphBatch, *, network: policy.Pol
   """
   optimizer = make_optimizer(config)
   num_graphs = batch.node_mask.shape[0]
-  num_rows = num_graphs * config.num_samples
-  if num_rows % config.num_minibatches:
-    raise ValueError(f"num_minibatches {config.num_minibatches} does not divide {num_rows} samples")
+  num_samples = config.num_samples
+  num_rows = num_graphs * num_samples
+  if num_samples % config.num_minibatches:
+    raise ValueError(f"num_minibatches {config.num_minibatches} does not divide num_samples {num_samples}")
   rng, sample_key, epoch_key = jax.random.split(state.rng, 3)
-  rows = _rows(batch, config.num_samples)
-  graphs = jax.tree.map(lambda x: x[rows], batch.graphs)
-  num_devices = batch.num_devices[rows]
-  node_mask = batch.node_mask[rows]
-  output = policy.sample_batch(network, state.params, graphs, num_devices, sample_key)
+  rows = _rows(batch, num_samples)
+  output = policy.sample_graphs(network, state.params, batch.graphs, batch.num_devices, sample_key,
+                                num_samples)  # (G, K, Np) leaves, value (G,)
 
-  decisions = to_sim_decisions(output.actions, batch.leader[rows])
+  flat_actions = jax.tree.map(lambda x: x.reshape((num_rows,) + x.shape[2:]), output.actions)
+  decisions = to_sim_decisions(flat_actions, batch.leader[rows])
   result = simulate(batch, decisions, rows)
   reference = batch.reference_step_time[rows]
   oom = jnp.any(result.oom, axis=-1)
   overflow = rewards.overflow_fraction(result.peak_memory, batch.cluster.mem_capacity)
   reward = rewards.reward(result.step_time, oom, overflow, reference, config.reward)  # (B,)
+  reward_by_graph = reward.reshape(num_graphs, num_samples)
 
   if config.baseline == "mean":
-    baseline = reward.reshape(num_graphs, config.num_samples).mean(axis=1)[rows]
+    baseline = reward_by_graph.mean(axis=1, keepdims=True)
   elif config.baseline == "value":
-    baseline = output.value
+    baseline = output.value[:, None]
   else:
     raise ValueError(f"unknown baseline {config.baseline!r} (use 'mean' or 'value')")
   transitions = losses.Transitions(
-      graphs=graphs, num_devices=num_devices, node_mask=node_mask, actions=output.actions,
-      old_log_prob=policy.joint_log_prob(output.log_prob), advantage=reward - baseline, returns=reward)
+      graphs=batch.graphs, num_devices=batch.num_devices, node_mask=batch.node_mask[:, None, :],
+      actions=output.actions, old_log_prob=policy.joint_log_prob(output.log_prob),
+      advantage=reward_by_graph - baseline, returns=reward_by_graph)
 
   # Best decisions per graph: feasible before OOM, then by step time.
   cost = jnp.where(oom, batch.upper_bound[rows] * (1.0 + overflow), result.step_time)
-  cost = cost.reshape(num_graphs, config.num_samples)
+  cost = cost.reshape(num_graphs, num_samples)
   winner = jnp.argmin(cost, axis=1)  # (G,)
-  winner_row = jnp.arange(num_graphs) * config.num_samples + winner
+  winner_row = jnp.arange(num_graphs) * num_samples + winner
   improved = cost[jnp.arange(num_graphs), winner] < state.best_cost  # (G,)
 
   def keep_best(new, old):  # new (B, ...) rows, old (G, ...)

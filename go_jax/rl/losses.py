@@ -31,7 +31,9 @@ import jax.numpy as jnp
 
 from go_jax.models import policy
 
-#: (params, graphs (B, ...), num_devices (B,), actions (B, Np) each) -> PolicyOutput (B, ...).
+#: (params, graphs, num_devices, actions (..., Np) each) -> PolicyOutput with (..., Np) log-probs and a
+#: value broadcastable to the returns (e.g. :func:`go_jax.models.policy.evaluate_graphs`: graphs (G, ...),
+#: actions (G, K, Np), value (G,)).
 EvaluateFn = Callable[[Any, Any, jax.Array, policy.Decisions], policy.PolicyOutput]
 
 
@@ -50,16 +52,20 @@ class LossConfig(NamedTuple):
 
 
 class Transitions(NamedTuple):
-  """A batch of B sampled decision vectors and what they earned (B = graphs x samples).
+  """A batch of sampled decision vectors and what they earned.
+
+  The leading sample shape ``S`` is free: (G, K) in :mod:`go_jax.rl.iteration`
+  (G graphs, K vectors each, so that the policy encodes each graph once), or
+  (B,) with one graph per row.
 
   Attributes:
-    graphs: the policy's input graph of each sample (leaves with a leading (B,) axis).
-    num_devices: (B,) int32 devices available to each sample's placement.
-    node_mask: (B, Np) bool, True at real nodes.
-    actions: (B, Np) int32 each, the sampled decisions (policy's node order).
-    old_log_prob: (B, Np) float32, per-node log-prob (sum over tasks) under the sampling policy.
-    advantage: (B,) float32, reward minus the per-graph baseline (not yet normalised).
-    returns: (B,) float32, the value target (the reward).
+    graphs: the policy's input graphs, as ``evaluate_fn`` takes them ((G, ...) leaves).
+    num_devices: int32 devices available to placement, as ``evaluate_fn`` takes them ((G,)).
+    node_mask: (..., Np) bool, True at real nodes, broadcastable to ``S + (Np,)`` ((G, 1, Np)).
+    actions: S + (Np,) int32 each, the sampled decisions (node order).
+    old_log_prob: S + (Np,) float32, per-node log-prob (sum over tasks) under the sampling policy.
+    advantage: S float32, reward minus the per-graph baseline (not yet normalised).
+    returns: S float32, the value target (the reward).
   """
 
   graphs: Any
@@ -83,7 +89,7 @@ def ppo_loss(params: Any, batch: Transitions, config: LossConfig, evaluate_fn: E
 
   Args:
     params: the policy parameters.
-    batch: B transitions (:class:`Transitions`), Np padded nodes.
+    batch: transitions (:class:`Transitions`), Np padded nodes.
     config: static hyper-parameters.
     evaluate_fn: log-probs/entropies/values of ``batch.actions`` under ``params``
       (e.g. ``functools.partial(policy.evaluate_batch, network)``).
@@ -96,19 +102,21 @@ def ppo_loss(params: Any, batch: Transitions, config: LossConfig, evaluate_fn: E
     (nodes with ``|r - 1| > eps``).
   """
   output = evaluate_fn(params, batch.graphs, batch.num_devices, batch.actions)
-  mask = batch.node_mask.astype(jnp.float32)  # (B, Np)
+  node_mask = jnp.broadcast_to(batch.node_mask, batch.old_log_prob.shape)
+  mask = node_mask.astype(jnp.float32)  # S + (Np,)
   num_real = jnp.maximum(mask.sum(), 1.0)
 
-  def masked_mean(values):  # (B, Np) -> ()
+  def masked_mean(values):  # S + (Np,) -> ()
     return (values * mask).sum() / num_real
 
   advantage = normalize(batch.advantage) if config.normalize_advantages else batch.advantage
-  log_ratio = jnp.where(batch.node_mask, policy.joint_log_prob(output.log_prob) - batch.old_log_prob, 0.0)
-  ratio = jnp.exp(log_ratio)  # (B, Np)
-  unclipped = ratio * advantage[:, None]
-  clipped = jnp.clip(ratio, 1.0 - config.clip_epsilon, 1.0 + config.clip_epsilon) * advantage[:, None]
+  log_ratio = jnp.where(node_mask, policy.joint_log_prob(output.log_prob) - batch.old_log_prob, 0.0)
+  ratio = jnp.exp(log_ratio)  # S + (Np,)
+  unclipped = ratio * advantage[..., None]
+  clipped = jnp.clip(ratio, 1.0 - config.clip_epsilon, 1.0 + config.clip_epsilon) * advantage[..., None]
   policy_loss = -masked_mean(jnp.minimum(unclipped, clipped))
-  value_loss = 0.5 * jnp.mean((output.value - batch.returns) ** 2)
+  value = output.value.reshape(output.value.shape + (1,) * (batch.returns.ndim - output.value.ndim))
+  value_loss = 0.5 * jnp.mean((value - batch.returns) ** 2)
   entropy = masked_mean(policy.joint_log_prob(output.entropy))  # the sum over tasks, per node
   total = policy_loss + config.value_coef * value_loss - entropy_coef * entropy
   metrics = {

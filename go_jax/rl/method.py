@@ -2,7 +2,7 @@
 
 The tech lead merges :data:`METHODS` into :data:`go_jax.baselines.METHODS`.
 ``go_one`` trains a fresh policy on ``problem.graph``/``problem.cluster`` with
-the default config (seed ``problem.seed``) and spends at most
+the default config, placement only (seed ``problem.seed``) and spends at most
 ``problem.budget`` simulator evaluations: every sampled decision vector counts
 one, and one more scores the policy's greedy decisions at the end (exact
 simulator). It returns the better of the best sampled vector and the greedy
@@ -23,7 +23,9 @@ from go_jax.rl import train
 def go_one(problem: evaluation.Problem, config: ml_collections.ConfigDict | None = None
            ) -> evaluation.MethodOutput:
   """Trains GO-one within ``problem.budget`` simulator evaluations; returns its best decisions."""
-  config = rl_config.get_default_config() if config is None else config
+  if config is None:
+    config = rl_config.get_default_config()
+    config.tasks = "placement"  # compared with placement baselines
   config = ml_collections.ConfigDict(config.to_dict())
   config.seed = problem.seed
   if problem.budget < config.ppo.num_samples + 1:

@@ -88,6 +88,29 @@ class TrainResult:
   history: list[dict[str, float]]
 
 
+def format_progress(step: int, metrics: dict[str, float], total: int | None = None) -> str:
+  """One progress line of an iteration (the launchers print it on stderr).
+
+  Args:
+    step: iterations done.
+    metrics: the metrics ``progress_fn`` receives (``eta_s`` once known).
+    total: iterations planned, if known (shown as ``it 12/100``).
+  """
+  eta = f"{metrics['eta_s']:5.0f}s" if "eta_s" in metrics else "    ?"
+  count = f"{step:4d}/{total}" if total else f"{step:5d}"
+  return (f"[train] it {count}  evals {metrics['evaluations']:7.0f}  "
+          f"sampled {1e3 * metrics['step_time_mean']:.4g} ms  best {1e3 * metrics['best_step_time']:.4g} ms  "
+          f"(reference {1e3 * metrics['reference_step_time']:.4g} ms)  H {metrics['entropy']:.3f}  "
+          f"kl {metrics['approx_kl']:.4f}  {metrics.get('iterations_per_s', 0.0):.2f} it/s  "
+          f"elapsed {metrics['wall_s']:4.0f}s  ETA {eta}")
+
+
+def planned_iterations(config: ml_collections.ConfigDict, budget: int | None = None) -> int:
+  """Iterations a fresh run of ``config`` does at most (``num_iterations`` and the evaluation budget)."""
+  budget = int(config.budget if budget is None else budget)
+  return min(int(config.num_iterations), budget // int(config.ppo.num_samples))
+
+
 def tasks_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The enabled tasks, validated, in the policy's order."""
   tasks = tuple(t.strip() for t in str(config.tasks).split(",") if t.strip())

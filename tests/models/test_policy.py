@@ -190,3 +190,24 @@ def test_topological_order_puts_padding_last():
   topo_rank = jnp.array([2, 0, 1, 0, 0], jnp.int32)  # nodes 3 and 4 are padding
   node_mask = jnp.array([True, True, True, False, False])
   np.testing.assert_array_equal(policy.topological_order(topo_rank, node_mask), [1, 2, 0, 3, 4])
+
+
+def test_many_vectors_share_one_encoding_and_match_one_at_a_time(setup):
+  # sample_many/evaluate_many encode the graph once for K vectors; every vector's log-probs,
+  # entropies and the value must equal those of the single-vector path.
+  _, network, graph, graphs, params, _, evaluate = setup
+  many = _jit(functools.partial(policy.sample_many, network, num_samples=3))(params, graphs, 4, jax.random.key(11))
+  chex.assert_shape([many.actions.placement, many.log_prob.fusion, many.entropy.priority], (3, _NUM_NODES))
+  chex.assert_shape(many.value, ())
+  n = graph.num_nodes
+  assert not np.array_equal(many.actions.placement[0, :n], many.actions.placement[1, :n])  # independent draws
+  again = _jit(functools.partial(policy.evaluate_many, network))(params, graphs, 4, many.actions)
+  chex.assert_trees_all_close(many.log_prob, again.log_prob, rtol=1e-5, atol=1e-6)
+  for k in range(3):
+    one = evaluate(params, graphs, 4, jax.tree.map(lambda x, k=k: x[k], many.actions))
+    for field in policy.Decisions._fields:
+      np.testing.assert_allclose(getattr(one.log_prob, field), getattr(again.log_prob, field)[k],
+                                 rtol=1e-4, atol=1e-5)
+      np.testing.assert_allclose(getattr(one.entropy, field), getattr(again.entropy, field)[k],
+                                 rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(one.value, again.value, rtol=1e-5, atol=1e-6)

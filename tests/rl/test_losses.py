@@ -106,3 +106,38 @@ def test_rewards():
   np.testing.assert_allclose(overflow, [0.0, 0.25])
   reward = rewards.reward(jnp.array([4.0, 1.0]), jnp.array([False, True]), overflow, jnp.float32(1.0), config)
   np.testing.assert_allclose(reward, [-2.0, -np.sqrt(12.5)], rtol=1e-6)
+
+
+def test_graph_by_vector_layout_equals_flat_rows():
+  # iteration.py passes (G, K, Np) actions/log-probs with (G, 1, Np) node masks and a per-graph
+  # value (G,); the loss must equal the same samples laid out as (G * K,) rows.
+  rng = np.random.default_rng(0)
+  num_graphs, num_vectors, num_nodes = 2, 3, 4
+  log_prob = np.log(rng.uniform(0.2, 0.9, (num_graphs, num_vectors, num_nodes))).astype(np.float32)
+  old = np.log(rng.uniform(0.2, 0.9, log_prob.shape)).astype(np.float32)
+  entropy = rng.uniform(0.5, 1.5, log_prob.shape).astype(np.float32)
+  node_mask = np.array([[True, True, True, False], [True, True, False, False]])
+  advantage = rng.normal(size=(num_graphs, num_vectors)).astype(np.float32)
+  returns = rng.normal(size=(num_graphs, num_vectors)).astype(np.float32)
+  value = np.array([0.3, -0.2], np.float32)
+  actions = policy.Decisions(*(np.zeros(log_prob.shape, np.int32),) * 3)
+  grouped = losses.Transitions(graphs=None, num_devices=None, node_mask=node_mask[:, None, :], actions=actions,
+                               old_log_prob=old, advantage=advantage, returns=returns)
+  flat = losses.Transitions(graphs=None, num_devices=None, node_mask=np.repeat(node_mask, num_vectors, axis=0),
+                            actions=jax.tree.map(lambda x: x.reshape(-1, num_nodes), actions),
+                            old_log_prob=old.reshape(-1, num_nodes), advantage=advantage.reshape(-1),
+                            returns=returns.reshape(-1))
+
+  def grouped_params():
+    return {"log_prob": jnp.asarray(log_prob), "entropy": jnp.asarray(entropy), "value": jnp.asarray(value)}
+
+  def flat_params():
+    return {"log_prob": jnp.asarray(log_prob.reshape(-1, num_nodes)),
+            "entropy": jnp.asarray(entropy.reshape(-1, num_nodes)),
+            "value": jnp.asarray(np.repeat(value, num_vectors))}
+
+  loss_g, metrics_g = loss_fn(grouped_params(), grouped)
+  loss_f, metrics_f = loss_fn(flat_params(), flat)
+  np.testing.assert_allclose(loss_g, loss_f, rtol=1e-5)
+  for name in metrics_f:
+    np.testing.assert_allclose(metrics_g[name], metrics_f[name], rtol=1e-5, atol=1e-7, err_msg=name)

@@ -109,3 +109,30 @@ def test_go_one_learns_to_spread_chains(problem):
   last = np.mean([r["step_time_mean"] for r in result.history[-5:]])
   assert last < 0.9 * first, (first, last)  # measured: ~354 ms -> ~270 ms in 150 iterations
   assert result.best_step_time < 0.75 * result.reference_step_time
+
+
+def test_minibatches_must_divide_the_samples_per_graph(problem):
+  config = make_config()
+  config.ppo.num_minibatches = 3  # K = 8
+  network, it_config = train.make_network(config), train.iteration_config(config)
+  batch = iteration.make_graph_batch([problem.graph], problem.cluster, 4, [0.4])
+  state = iteration.init_state(network, it_config, batch, seed=0)
+  with pytest.raises(ValueError, match="num_minibatches 3 does not divide num_samples 8"):
+    iteration.train_iteration(state, batch, network=network, config=it_config)
+
+
+def test_split_minibatches_keeps_each_vector_once():
+  # (G=2, K=4) vectors cut into M=2 minibatches of (G, 2): every vector of every graph appears once,
+  # with its own advantage (the fields are shuffled together).
+  advantage = np.arange(8, dtype=np.float32).reshape(2, 4)
+  old_log_prob = np.repeat(advantage[..., None], 3, axis=-1)  # (G, K, Np=3), tagged by the advantage
+  actions = simulator.Decisions(*(np.zeros((2, 4, 3), np.int32),) * 3)
+  from go_jax.rl import losses  # pylint: disable=g-import-not-at-top
+  transitions = losses.Transitions(graphs=None, num_devices=None, node_mask=np.ones((2, 1, 3), bool),
+                                   actions=actions, old_log_prob=old_log_prob, advantage=advantage,
+                                   returns=advantage)
+  split = iteration.split_minibatches(transitions, jax.random.key(0), 2)
+  assert split.advantage.shape == (2, 2, 2) and split.old_log_prob.shape == (2, 2, 2, 3)
+  for graph in range(2):
+    np.testing.assert_array_equal(np.sort(np.asarray(split.advantage[:, graph]).ravel()), advantage[graph])
+  np.testing.assert_array_equal(np.asarray(split.old_log_prob[..., 0]), np.asarray(split.advantage))

@@ -1,0 +1,66 @@
+r"""Generate docs/results.md: GO-one vs the baselines on the paper's workloads.
+
+  python -m experiments.results --suite=placement [--budget=4800] [--graphs=txl_2:4,wavenet_2x18] \
+      --out=docs/results.md
+  python -m experiments.results --suite=joint --budget=1600 --out=docs/results_joint.md
+
+``--graphs`` takes NAME or NAME:DEVICES items (default: the suite's list in
+:mod:`experiments.results_lib`); ``--config.*`` overrides the GO-one config
+(e.g. ``--config.ppo.num_samples=32``). Progress goes to stderr; the page is
+written atomically at the end (and printed when ``--out`` is empty).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+from absl import flags
+from ml_collections import config_flags
+
+from experiments import cli
+from experiments import evaluate_lib
+from experiments import results_lib
+from go_jax.rl import config as rl_config
+
+_SUITE = flags.DEFINE_enum("suite", "placement", ["placement", "joint"], "Which comparison to run.")
+_GRAPHS = flags.DEFINE_list("graphs", [], "NAME or NAME:DEVICES items (default: the suite's workloads).")
+_BUDGET = flags.DEFINE_integer("budget", 4800, "Simulator evaluations of GO-one (and HDP) per run.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of GO-one and of the stochastic baselines.")
+_HDP = flags.DEFINE_boolean("hdp", True, "Run HDP in the placement suite (--nohdp: skip it and the "
+                            "convergence table).")
+_OUT = flags.DEFINE_string("out", "docs/results.md", "Markdown file to write ('' = stdout only).")
+_CONFIG = config_flags.DEFINE_config_dict("config", rl_config.get_default_config(),
+                                          "GO-one config overrides (graph, cluster, tasks, budget are set per run).")
+
+
+def write_atomically(text: str, path: str) -> None:
+  """Writes ``text`` to ``path`` via a temporary file in the same folder (never half-written)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=directory)
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    os.unlink(tmp)
+    raise
+
+
+def main(argv):
+  del argv
+  rows, seconds = results_lib.run(_SUITE.value, _GRAPHS.value, _BUDGET.value, _SEED.value, _HDP.value,
+                                  _CONFIG.value, progress=evaluate_lib.log)
+  command = "python -m experiments.results " + " ".join(sys.argv[1:])
+  page = results_lib.render(_SUITE.value, rows, _BUDGET.value, command, seconds)
+  if _OUT.value:
+    write_atomically(page, _OUT.value)
+    evaluate_lib.log(f"wrote {_OUT.value}")
+  else:
+    print(page)
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,206 @@
+"""Library behind ``python -m experiments.transfer_results``: GO's transfer to held-out families.
+
+For every held-out family F (:func:`run_family`):
+
+1. pretrain on every family but F (:func:`go_jax.rl.pretrain.pretrain_and_save`,
+   ``holdout=F``, into ``<workdir>/<F>/pretrain``; an existing run resumes);
+2. take F's target graph (:data:`TARGETS`, a zoo variant) on the cluster;
+3. zero-shot: the pretrained policy's greedy decisions (exact step time);
+4. fine-tune from the pretrained parameters for ``max(finetune_steps)`` PPO
+   iterations; the step time after k steps is the best of the zero-shot
+   decisions and the best sampled so far (vectorized simulator), and the last
+   one is re-scored exactly (:func:`go_jax.rl.pretrained.finetune`);
+5. GO-one from scratch on the target with the same network, PPO settings and
+   number of iterations (:func:`go_jax.rl.train.train`);
+6. every baseline of :data:`go_jax.baselines.METHODS` except GO-one with the
+   same simulator budget (``max(finetune_steps) * num_samples``), the best
+   feasible one reported;
+7. the fine-tuning steps needed to come within 5% of GO-one's final step time.
+
+:func:`write_markdown` renders the records as ``docs/transfer.md``. Nothing
+here is hard-coded: every number comes from the runs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shlex
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import ml_collections
+import numpy as np
+
+from experiments import optimize_lib
+from go_jax import baselines
+from go_jax import errors
+from go_jax import evaluation
+from go_jax.rl import pretrain
+from go_jax.rl import pretrained as pretrained_lib
+from go_jax.rl import train
+from simulator import cluster as cluster_lib
+
+#: Held-out family -> its target graph (a zoo variant, ``workload:knob=value,...``), sized for CPU runs.
+TARGETS = {
+    "rnnlm": "rnnlm_2:unroll=6",
+    "gnmt": "gnmt_2:unroll=2",
+    "txl": "txl_2:num_segments=1,num_layers=1",
+    "bert": "bert_base:num_layers=1",
+    "wavenet": "wavenet_2x18:num_stacks=1,layers_per_stack=4",
+}
+WITHIN = 0.05  # "within 5% of GO-one"
+
+
+def log(message: str) -> None:
+  print(f"[transfer] {message}", file=sys.stderr, flush=True)
+
+
+def target_problem(family: str, cluster: cluster_lib.Cluster, budget: int, seed: int,
+                   target: str | None = None) -> evaluation.Problem:
+  """The held-out family's target graph on ``cluster`` (with the zoo's expert placement when there is one)."""
+  from go_jax import workloads  # pylint: disable=g-import-not-at-top
+  spec = target or TARGETS.get(family)
+  if spec is None:
+    raise errors.InputError(f"no target graph for family {family!r} (known: {', '.join(TARGETS)}); "
+                            "pass --target=workload:knob=value")
+  name, knobs = pretrain.parse_zoo_variant(spec)
+  graph = workloads.get_graph(name, **knobs)
+  try:
+    expert = np.asarray(workloads.expert_placement(name, graph, cluster.num_devices), np.int32)
+  except (errors.InputError, KeyError, ValueError):
+    expert = None
+  return evaluation.Problem(graph, cluster, budget=budget, seed=seed, expert=expert)
+
+
+def _first_within(curve: Sequence[float], goal: float) -> int | None:
+  hits = [k + 1 for k, value in enumerate(curve) if value <= goal]
+  return hits[0] if hits else None
+
+
+def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir: str, cluster_spec: str,
+               finetune_steps: Sequence[int], baseline_names: Sequence[str] | None = None,
+               target: str | None = None, progress: Callable[[str], None] = log) -> dict[str, Any]:
+  """Runs steps 1-7 of the module docstring for one held-out family; returns its record (seconds)."""
+  config = ml_collections.ConfigDict(pretrain_config.to_dict())
+  config.holdout = family
+  run_dir = os.path.join(workdir, family, "pretrain")
+  start = time.perf_counter()
+  progress(f"{family}: pretraining without it in {run_dir}")
+  summary = pretrain.pretrain_and_save(config, run_dir)
+  pretrain_seconds = time.perf_counter() - start
+  policy = pretrained_lib.load_policy(run_dir)
+  cluster = cluster_lib.get_cluster(cluster_spec)
+  steps = sorted({int(s) for s in finetune_steps})
+  max_steps = steps[-1]
+  budget = max_steps * int(config.ppo.num_samples)
+  problem = target_problem(family, cluster, budget, int(config.seed), target)
+  graph = problem.graph
+  progress(f"{family}: target {graph.name} ({graph.num_nodes} nodes) on {cluster.name}")
+
+  start = time.perf_counter()
+  zero = pretrained_lib.zero_shot(policy, graph, cluster)
+  zero_seconds = time.perf_counter() - start
+  zero_record = evaluation.evaluate(problem, {"go": lambda _: evaluation.MethodOutput(zero)}, ["go"])[0]
+
+  progress(f"{family}: fine-tuning {max_steps} iterations")
+  start = time.perf_counter()
+  tuned = pretrained_lib.finetune(policy, problem, max_steps)
+  finetune_seconds = time.perf_counter() - start
+  zero_feasible = np.inf if zero_record["oom"] else zero_record["step_time"]
+  curve = [min(zero_feasible, value) for value in tuned.curve]
+  if curve and not tuned.oom:  # the last point: the exact score of the best final candidate
+    curve[-1] = min(curve[-1], tuned.step_time)
+
+  progress(f"{family}: GO-one from scratch, {max_steps} iterations")
+  one_config = ml_collections.ConfigDict(pretrain_config.to_dict())
+  one_config.patience = 0
+  one_config.num_iterations = max_steps
+  one_config.budget = budget
+  start = time.perf_counter()
+  one = train.train(one_config, problem, budget=budget)
+  go_one_seconds = time.perf_counter() - start
+  go_one_time = min(one.best_step_time if not one.best_oom else np.inf,
+                    one.greedy_step_time if not one.greedy_oom else np.inf)
+
+  names = list(baseline_names) if baseline_names else [m for m in baselines.METHODS if m != "go_one"]
+  names = [m for m in names if m != "expert" or problem.expert is not None]
+  progress(f"{family}: baselines {', '.join(names)} with a budget of {budget} evaluations")
+  records = evaluation.evaluate(problem, baselines.METHODS, names, progress)
+  feasible = [r for r in records if r["step_time"] is not None and not r["oom"]]
+  best = min(feasible, key=lambda r: r["step_time"]) if feasible else None
+
+  after = {str(k): (curve[k - 1] if k <= len(curve) else None) for k in steps}
+  return {
+      "family": family, "target": graph.name, "nodes": graph.num_nodes, "cluster": cluster.name,
+      "pretrain_iterations": summary["iterations"], "pretrain_graphs_seen": summary["graphs_seen"],
+      "pretrain_seconds": pretrain_seconds, "training_set": summary["training_set"],
+      "reference_step_time": tuned.reference_step_time,
+      "zero_shot_step_time": zero_record["step_time"], "zero_shot_oom": zero_record["oom"],
+      "zero_shot_seconds": zero_seconds,
+      "finetune_step_time": after, "finetune_seconds": finetune_seconds,
+      "go_one_step_time": float(go_one_time), "go_one_iterations": one.iterations, "go_one_seconds": go_one_seconds,
+      "budget": budget,
+      "best_baseline": best["method"] if best else None,
+      "best_baseline_step_time": best["step_time"] if best else None,
+      "baselines": {r["method"]: r["step_time"] for r in records},
+      "steps_within_5pct_of_go_one": _first_within(curve, (1 + WITHIN) * go_one_time),
+  }
+
+
+def _ms(value: Any) -> str:
+  return "-" if value is None or not np.isfinite(value) else f"{1e3 * float(value):.4g}"
+
+
+def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str) -> None:
+  """Writes the results table and how it was produced to ``path`` (atomically)."""
+  steps = sorted({int(k) for r in results for k in r["finetune_step_time"]})
+  header = (["held-out family", "target (nodes)", "zero-shot ms"] + [f"FT {k} ms" for k in steps]
+            + ["GO-one ms", "best baseline (same budget)", "FT steps to 5% of GO-one"])
+  lines = ["# Transfer to held-out families", "",
+           "Generated by `experiments.transfer_results`; every number below comes from the runs it made.", "",
+           f"Command: `{command}`", "",
+           f"Machine: {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
+           f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", "",
+           "Step times are exact (reference simulator) except the intermediate fine-tuning columns, which are "
+           "the best decisions sampled so far under the vectorized simulator (or the zero-shot decisions, if "
+           "better). FT = fine-tuning from the policy pretrained without the family; GO-one = the same network "
+           "trained from scratch on the target for as many iterations; the best baseline ran with the same "
+           "simulator budget.", "",
+           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for r in results:
+    best = f"{r['best_baseline']} {_ms(r['best_baseline_step_time'])}" if r["best_baseline"] else "-"
+    within = r["steps_within_5pct_of_go_one"]
+    row = ([r["family"], f"{r['target']} ({r['nodes']})", _ms(r["zero_shot_step_time"])]
+           + [_ms(r["finetune_step_time"].get(str(k))) for k in steps]
+           + [_ms(r["go_one_step_time"]), best, "not reached" if within is None else str(within)])
+    lines.append("| " + " | ".join(row) + " |")
+  lines += ["", "Per family: pretraining iterations / graphs seen / seconds, zero-shot and fine-tuning seconds:", ""]
+  for r in results:
+    lines.append(f"- {r['family']}: pretrained {r['pretrain_iterations']} iterations on {r['pretrain_graphs_seen']} "
+                 f"graphs ({r['training_set']} real + synthetic) in {r['pretrain_seconds']:.0f} s; zero-shot "
+                 f"{r['zero_shot_seconds']:.2f} s; fine-tuning {r['finetune_seconds']:.0f} s; GO-one "
+                 f"{r['go_one_seconds']:.0f} s; cluster {r['cluster']}.")
+  lines.append("")
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write("\n".join(lines))
+  os.replace(tmp, path)
+
+
+def run(families: Sequence[str], pretrain_config: ml_collections.ConfigDict, workdir: str, cluster_spec: str,
+        finetune_steps: Sequence[int], baseline_names: Sequence[str] | None, out_md: str | None,
+        argv: Sequence[str]) -> list[dict[str, Any]]:
+  """Runs every family, writes ``<workdir>/transfer.json`` after each and the markdown at the end."""
+  os.makedirs(workdir, exist_ok=True)
+  results = []
+  for family in families:
+    results.append(run_family(family, pretrain_config, workdir, cluster_spec, finetune_steps, baseline_names))
+    optimize_lib.write_json_atomically(results, os.path.join(workdir, "transfer.json"))
+  if out_md:
+    write_markdown(results, out_md, "python -m experiments.transfer_results " + " ".join(
+        shlex.quote(a) for a in argv[1:]))
+  return results
+

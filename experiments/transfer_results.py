@@ -1,0 +1,51 @@
+r"""GO transfer results: zero-shot and fine-tuned GO on held-out families vs GO-one and the baselines.
+
+  python -m experiments.transfer_results --workdir=/tmp/go_transfer --families=rnnlm,gnmt,txl,bert,wavenet \
+      --config=experiments/configs/pretrain.py --config.time_limit_s=1500 \
+      --finetune_steps=50,200,1000 --cluster=v100x4 --out=docs/transfer.md
+
+For each family it pretrains without it (resuming ``<workdir>/<family>/pretrain``),
+then measures what :mod:`experiments.transfer_lib` describes; results go to
+``<workdir>/transfer.json`` after every family and the table to ``--out``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+from experiments import cli
+from experiments import transfer_lib
+from go_jax import errors
+
+_CONFIG = config_flags.DEFINE_config_file("config", "experiments/configs/pretrain.py", "Pretraining config.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Folder of the pretraining runs and transfer.json.", required=True)
+_FAMILIES = flags.DEFINE_list("families", list(transfer_lib.TARGETS), "Families to hold out, one at a time.")
+_CLUSTER = flags.DEFINE_string("cluster", "v100x4", "Cluster preset or JSON of the target problems.")
+_STEPS = flags.DEFINE_list("finetune_steps", ["50", "200", "1000"], "Fine-tuning iterations to report.")
+_BASELINES = flags.DEFINE_list("baselines", None, "Baselines to run (default: every method but GO-one).")
+_OUT = flags.DEFINE_string("out", "docs/transfer.md", "Markdown table to write ('' = none).")
+
+
+def main(argv):
+  del argv
+  unknown = [f for f in _FAMILIES.value if f not in transfer_lib.TARGETS]
+  if unknown:
+    raise errors.InputError(f"--families: no target graph for {', '.join(unknown)} "
+                                f"(known: {', '.join(transfer_lib.TARGETS)})")
+  try:
+    steps = [int(s) for s in _STEPS.value]
+  except ValueError:
+    raise errors.InputError(f"--finetune_steps={','.join(_STEPS.value)}: expected integers") from None
+  if not steps or min(steps) < 1:
+    raise errors.InputError("--finetune_steps: need positive integers")
+  results = transfer_lib.run(_FAMILIES.value, _CONFIG.value, _WORKDIR.value, _CLUSTER.value, steps,
+                             _BASELINES.value, _OUT.value or None, sys.argv)
+  cli.print_json(results)
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,561 @@
+"""GO-batch pretraining: one policy trained with PPO on many graphs and clusters.
+
+Each iteration (:func:`pretrain`) draws one :class:`~go_jax.rl.iteration.GraphBatch`
+(:class:`BatchSampler`) and runs the shared jitted
+:func:`go_jax.rl.iteration.train_iteration` on it, so the PPO loss, the
+per-graph normalised reward (:mod:`go_jax.rl.rewards`: every graph is scored
+against its own reference heuristic, and the advantage baseline is the mean
+reward of that graph's samples) and the update are exactly those of GO-one.
+
+**The training set** (:func:`load_training_set`), minus the ``holdout`` family:
+
+* workload-zoo variants small enough for CPU training (``config.zoo_variants``,
+  e.g. ``rnnlm_2:unroll=8``), traced once and cached like every zoo graph;
+* the third-party graphs under ``config.shared_data`` (dnn-partitioning
+  operator/layer graphs and PipeDream profiles, via
+  :func:`go_jax.graph.loading.load_graph`), when that folder exists;
+* synthetic graphs (:mod:`go_jax.graph.synthetic`), a fresh stream: graph ``k``
+  of iteration ``t`` depends only on ``(seed, t, k)``.
+
+Graphs larger than the largest bucket are skipped (logged). Families are the
+zoo's (``rnnlm``, ``gnmt``, ``txl``, ``wavenet``, ``bert``, ``resnet``,
+``inception``, ``amoebanet``); third-party graphs of those models count as
+that family (so ``holdout=gnmt`` also removes PipeDream's and dnn-partitioning's
+GNMT), other third-party models are their own family, synthetic graphs are
+``synthetic``.
+
+**Batches.** A batch is G graphs padded to one node bucket ``Np`` (from
+``config.buckets``) with ``Ep = edge_ratio * Np`` edges, where ``G =
+max(1, nodes_per_batch // Np)`` so every iteration costs about the same, on
+one cluster preset of ``config.clusters`` (every graph gets its own device
+count from ``config.device_counts``, at most the cluster's, through
+``GraphBatch.num_devices``). Clusters are renamed ``pretrain`` in the batch so
+presets with the same device count and kinds share one compilation; the
+number of compilations is (buckets) x (distinct device counts and kinds of
+the cluster presets).
+
+**CPU reality.** One forward and backward pass of the default policy takes
+~0.5 s at 1k nodes and ~12 s at 10k on a CPU core, so the default config keeps
+pretraining graphs at <= 2k nodes (buckets 256-2048) and uses a small network
+(``experiments/configs/pretrain.py``); inception, amoebanet and ResNet-50 from
+the zoo (5k-30k nodes at any knob setting) enter only through their
+third-party and synthetic relatives.
+
+**Run directory** (the layout of :mod:`go_jax.rl.train`, so
+:func:`go_jax.rl.pretrained.load_policy` loads either):
+
+  workdir/config.json         the config (the network is rebuilt from it)
+  workdir/checkpoints/<step>  orbax checkpoints of :class:`PretrainState`
+  workdir/metrics.jsonl       one line of metrics per iteration
+  workdir/tb/                 TensorBoard event files
+  workdir/training_set.json   the graphs of the training set (name, family, nodes)
+
+A workdir with checkpoints resumes from the latest; the batch of iteration
+``t`` depends only on ``(seed, t)`` and the state carries the RNG, so a resumed
+run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+import time
+from typing import Any, Callable, Sequence
+
+from absl import logging
+import flax.struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from go_jax import errors
+from go_jax.baselines import objective as objective_lib
+from go_jax.graph import features
+from go_jax.graph import graph as graph_lib
+from go_jax.graph import loading
+from go_jax.graph import synthetic
+from go_jax.models import policy
+from go_jax.rl import iteration
+from go_jax.rl import rewards
+from go_jax.rl import train
+import simulator
+from simulator import cluster as cluster_lib
+
+ProgressFn = Callable[[int, dict[str, float]], None]
+
+#: Config fields that may change when a run resumes.
+RESUMABLE_FIELDS = ("num_iterations", "time_limit_s", "checkpoint_every", "max_checkpoints")
+
+#: Third-party model name prefixes -> zoo family (others are their own family).
+_FAMILY_ALIASES = (("bert", "bert"), ("resnet", "resnet"), ("resnext", "resnet"), ("inception", "inception"),
+                   ("gnmt", "gnmt"), ("rnnlm", "rnnlm"), ("wavenet", "wavenet"), ("amoeba", "amoebanet"),
+                   ("txl", "txl"), ("transformer_xl", "txl"))
+SYNTHETIC_FAMILY = "synthetic"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingGraph:
+  """One graph of the training set.
+
+  Attributes:
+    graph: the graph.
+    family: model family (module docstring), the unit of ``holdout``.
+    source: ``zoo``, ``shared`` or ``synthetic``.
+  """
+
+  graph: graph_lib.ComputationGraph
+  family: str
+  source: str
+
+
+@flax.struct.dataclass
+class PretrainState:
+  """What a pretraining run checkpoints (an immutable pytree).
+
+  Attributes:
+    params: policy parameters (the same tree as GO-one's ``TrainState.params``).
+    opt_state: optax state of :func:`go_jax.rl.iteration.make_optimizer`.
+    rng: (2,) uint32 PRNG key of sampling and minibatch shuffling.
+    step: () int32 iterations done.
+    evaluations: () int32 decision vectors simulated so far.
+    graphs_seen: () int32 graph instances trained on (G per iteration).
+  """
+
+  params: Any
+  opt_state: Any
+  rng: jax.Array
+  step: jax.Array
+  evaluations: jax.Array
+  graphs_seen: jax.Array
+
+
+def family_of(name: str) -> str:
+  """The family of a third-party model name (``bert24_training`` -> ``bert``, ``vgg16`` -> ``vgg16``)."""
+  lowered = name.lower()
+  for prefix, family in _FAMILY_ALIASES:
+    if lowered.startswith(prefix):
+      return family
+  return lowered
+
+
+def _csv(value: str) -> list[str]:
+  return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def buckets_of(config: ml_collections.ConfigDict) -> list[int]:
+  """Sorted node buckets of ``config.buckets`` (each a :func:`features.bucket_size` value)."""
+  try:
+    buckets = sorted({int(b) for b in _csv(config.buckets)})
+  except ValueError:
+    raise errors.InputError(f"--config.buckets={config.buckets!r}: expected comma-separated integers") from None
+  bad = [b for b in buckets if features.bucket_size(b) != b]
+  if not buckets or bad:
+    raise errors.InputError(f"--config.buckets: {bad or 'none'} are not padded sizes "
+                            "(use powers of two such as 256,512,1024,2048)")
+  return buckets
+
+
+def bucket_of(graph: graph_lib.ComputationGraph, buckets: Sequence[int], edge_ratio: int) -> int | None:
+  """The smallest bucket ``Np`` with ``N + 1 <= Np`` and ``E <= edge_ratio * Np``, or None if none fits."""
+  for bucket in buckets:
+    if graph.num_nodes + 1 <= bucket and graph.num_edges <= edge_ratio * bucket:
+      return bucket
+  return None
+
+
+def parse_zoo_variant(spec: str) -> tuple[str, dict[str, Any]]:
+  """``"rnnlm_2:unroll=8,batch=32"`` -> ``("rnnlm_2", {"unroll": 8, "batch": 32})``."""
+  name, _, knob_text = spec.partition(":")
+  knobs = {}
+  for item in _csv(knob_text):
+    key, eq, value = item.partition("=")
+    if not eq:
+      raise errors.InputError(f"zoo variant {spec!r}: knob {item!r} is not key=value")
+    try:
+      knobs[key.strip()] = int(value)
+    except ValueError:
+      try:
+        knobs[key.strip()] = float(value)
+      except ValueError:
+        knobs[key.strip()] = value.strip()
+  return name.strip(), knobs
+
+
+def _shared_graph_paths(root: str) -> list[tuple[str, str]]:
+  """(path, model name) of every third-party graph under ``root``."""
+  found = []
+  for path in sorted(glob.glob(os.path.join(root, "dnn-partitioning", "*-inputs", "*Graphs", "*.json"))):
+    found.append((path, os.path.splitext(os.path.basename(path))[0]))
+  for path in sorted(glob.glob(os.path.join(root, "pipedream", "*", "graph.txt"))):
+    found.append((path, os.path.basename(os.path.dirname(path))))
+  return found
+
+
+def load_training_set(config: ml_collections.ConfigDict) -> list[TrainingGraph]:
+  """The real graphs of the training set (zoo variants and third-party), minus the holdout family.
+
+  Synthetic graphs are not listed: :class:`BatchSampler` generates them on the fly.
+  """
+  from go_jax import workloads  # pylint: disable=g-import-not-at-top
+  holdout = str(config.holdout).strip()
+  buckets = buckets_of(config)
+  out = []
+
+  def keep(graph, family, source):
+    if family == holdout:
+      return
+    if bucket_of(graph, buckets, int(config.edge_ratio)) is None:
+      logging.info("pretraining skips %s (%d nodes, %d edges): larger than the largest bucket %d",
+                   graph.name, graph.num_nodes, graph.num_edges, buckets[-1])
+      return
+    out.append(TrainingGraph(graph, family, source))
+
+  for spec in [s.strip() for s in str(config.zoo_variants).split(";") if s.strip()]:
+    name, knobs = parse_zoo_variant(spec)
+    family = workloads.get_spec(name).family
+    if family == holdout:
+      continue
+    graph = workloads.get_graph(name, **knobs)
+    suffix = ",".join(f"{k}={v}" for k, v in sorted(knobs.items()))
+    keep(dataclasses.replace(graph, name=f"{name}[{suffix}]" if suffix else name), family, "zoo")
+  root = str(config.shared_data)
+  if root:
+    if not os.path.isdir(root):
+      logging.warning("pretraining without third-party graphs: %s is not a directory", root)
+    else:
+      for path, model in _shared_graph_paths(root):
+        family = family_of(model)
+        if family == holdout:
+          continue
+        try:
+          graph = loading.load_graph(path)
+        except errors.InputError as e:
+          logging.warning("pretraining skips %s: %s", path, e)
+          continue
+        keep(dataclasses.replace(graph, name=os.path.relpath(path, root)), family, "shared")
+  return out
+
+
+def families_of(config: ml_collections.ConfigDict) -> list[str]:
+  """Zoo families a holdout may name."""
+  from go_jax import workloads  # pylint: disable=g-import-not-at-top
+  return sorted({spec.family for spec in workloads.WORKLOADS.values()})
+
+
+def make_padded_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: cluster_lib.Cluster,
+                      num_devices: Sequence[int], reference_step_times: Sequence[float], num_nodes: int,
+                      num_edges: int) -> iteration.GraphBatch:
+  """:func:`go_jax.rl.iteration.make_graph_batch` with fixed padded sizes and per-graph device counts.
+
+  (``make_graph_batch`` pads to the largest graph's buckets and gives every
+  graph the same device count; pretraining needs a fixed ``(Np, Ep)`` per
+  bucket so that batches of one bucket share a compilation.)
+
+  Args:
+    graphs: G graphs with ``N < num_nodes`` and ``E <= num_edges``.
+    cluster: the cluster (numpy leaves).
+    num_devices: (G,) devices each graph's placements may use.
+    reference_step_times: (G,) seconds, :func:`go_jax.rl.rewards.reference_step_time`.
+    num_nodes: padded node count Np.
+    num_edges: padded edge count Ep.
+  """
+  policy_graphs, sim_graphs, leaders, masks = [], [], [], []
+  jax_cluster = None
+  for graph in graphs:
+    policy_graphs.append(features.to_graphs_tuple(graph, num_nodes, num_edges))
+    sim_graph, jax_cluster = simulator.prepare(graph, cluster, num_nodes, num_edges)
+    sim_graphs.append(jax.tree.map(np.asarray, sim_graph))
+    leader = np.arange(num_nodes, dtype=np.int32)
+    leader[: graph.num_nodes] = objective_lib.colocation_leader(graph)
+    leaders.append(leader)
+    masks.append(np.arange(num_nodes) < graph.num_nodes)
+  return iteration.GraphBatch(
+      graphs=policy.stack_graphs(policy_graphs),
+      sim_graphs=jax.tree.map(lambda *leaves: np.stack(leaves), *sim_graphs),
+      cluster=jax_cluster,
+      num_devices=np.asarray(num_devices, np.int32),
+      node_mask=np.stack(masks),
+      leader=np.stack(leaders),
+      reference_step_time=np.asarray(reference_step_times, np.float32),
+      upper_bound=np.asarray([objective_lib.step_time_upper_bound(g, cluster) for g in graphs], np.float32))
+
+
+@dataclasses.dataclass
+class BatchInfo:
+  """Host-side description of one batch (for metrics)."""
+
+  bucket: int
+  cluster: str
+  names: list[str]
+  families: list[str]
+  num_devices: list[int]
+  references: list[float]
+
+
+class BatchSampler:
+  """Draws the batch of iteration ``t`` (a function of ``(seed, t)`` only; module docstring)."""
+
+  def __init__(self, config: ml_collections.ConfigDict, training_set: Sequence[TrainingGraph],
+               max_devices: int):
+    self._config = config
+    self._buckets = buckets_of(config)
+    self._edge_ratio = int(config.edge_ratio)
+    self._clusters = []
+    for name in _csv(config.clusters):
+      try:
+        cluster = cluster_lib.get_cluster(name)
+      except cluster_lib.ClusterError as e:
+        raise errors.InputError(f"--config.clusters: {e}") from None
+      if cluster.num_devices > max_devices:
+        cluster = cluster_lib.first_devices(cluster, max_devices)
+      self._clusters.append(cluster)
+    if not self._clusters:
+      raise errors.InputError("--config.clusters is empty")
+    try:
+      self._device_counts = sorted({int(d) for d in _csv(config.device_counts)})
+    except ValueError:
+      raise errors.InputError(f"--config.device_counts={config.device_counts!r}: expected integers") from None
+    if not self._device_counts or self._device_counts[0] < 1:
+      raise errors.InputError(f"--config.device_counts={config.device_counts!r}: need positive integers")
+    self._by_bucket: dict[int, list[TrainingGraph]] = {}
+    for item in training_set:
+      self._by_bucket.setdefault(bucket_of(item.graph, self._buckets, self._edge_ratio), []).append(item)
+    self._synthetic_fraction = float(config.synthetic_fraction)
+    if not self._by_bucket and self._synthetic_fraction <= 0:
+      raise errors.InputError("the training set is empty and --config.synthetic_fraction is 0")
+    self._reference_cache: dict[tuple[int, str, int], float] = {}
+
+  def graphs_per_batch(self, bucket: int) -> int:
+    return max(1, int(self._config.nodes_per_batch) // bucket)
+
+  def _reference(self, item: TrainingGraph, cluster: cluster_lib.Cluster, devices: int) -> float:
+    key = (id(item.graph), cluster.name, devices)
+    if key not in self._reference_cache:
+      self._reference_cache[key] = rewards.reference_step_time(item.graph, cluster, devices)[0]
+    return self._reference_cache[key]
+
+  def _synthetic(self, rng: np.random.Generator, bucket: int, count: int, step: int) -> list[TrainingGraph]:
+    lower = max(int(self._config.min_nodes), synthetic.MIN_NODES, bucket // 2 if bucket > self._buckets[0] else 0)
+    upper = max(lower + 1, int(0.85 * (bucket - 1)))
+    out = []
+    attempt = 0
+    while len(out) < count:
+      size = int(rng.integers(lower, upper + 1))
+      graph = synthetic.generate(int(self._config.seed) * 1_000_003 + step * 1009 + attempt, size,
+                                 name=f"synthetic_{step}_{attempt}")
+      attempt += 1
+      if bucket_of(graph, self._buckets, self._edge_ratio) == bucket or (
+          attempt > 8 * count and graph.num_nodes < bucket and graph.num_edges <= self._edge_ratio * bucket):
+        out.append(TrainingGraph(graph, SYNTHETIC_FAMILY, "synthetic"))
+    return out
+
+  def sample(self, step: int) -> tuple[iteration.GraphBatch, BatchInfo]:
+    """The batch of iteration ``step``."""
+    rng = np.random.default_rng([int(self._config.seed), int(step), 11])
+    use_synthetic = not self._by_bucket or rng.random() < self._synthetic_fraction
+    if use_synthetic:
+      buckets = [b for b in self._buckets if b <= features.bucket_size(int(self._config.max_nodes) + 1)]
+      bucket = int(rng.choice(buckets or self._buckets[:1]))
+      items = self._synthetic(rng, bucket, self.graphs_per_batch(bucket), step)
+    else:
+      buckets = sorted(self._by_bucket)
+      # Buckets in proportion to their graphs, so every real graph is equally likely to be drawn.
+      weights = np.asarray([len(self._by_bucket[b]) for b in buckets], np.float64)
+      bucket = int(buckets[rng.choice(len(buckets), p=weights / weights.sum())])
+      pool = self._by_bucket[bucket]
+      items = [pool[i] for i in rng.integers(len(pool), size=self.graphs_per_batch(bucket))]
+    cluster = self._clusters[int(rng.integers(len(self._clusters)))]
+    allowed = [d for d in self._device_counts if d <= cluster.num_devices] or [cluster.num_devices]
+    devices = [int(rng.choice(allowed)) for _ in items]
+    references = [self._reference(item, cluster, d) for item, d in zip(items, devices)]
+    # One compilation per (bucket, device count, kinds): the preset's name is static in the pytree.
+    batch_cluster = cluster.replace(name="pretrain")
+    batch = make_padded_batch([item.graph for item in items], batch_cluster, devices, references, bucket,
+                              self._edge_ratio * bucket)
+    info = BatchInfo(bucket, cluster.name, [i.graph.name for i in items], [i.family for i in items], devices,
+                     references)
+    if use_synthetic:  # fresh graphs are never seen again: do not keep their references
+      self._reference_cache = {k: v for k, v in self._reference_cache.items()
+                               if k[0] not in {id(i.graph) for i in items}}
+    return batch, info
+
+
+# ---------------------------------------------------------------------------
+# The loop.
+# ---------------------------------------------------------------------------
+
+
+def _example_graph(bucket: int, edge_ratio: int) -> Any:
+  graph = synthetic.generate(0, 60, "layered")
+  return features.to_graphs_tuple(graph, max(bucket, features.bucket_size(graph.num_nodes + 1)),
+                                  max(edge_ratio * bucket, features.bucket_size(graph.num_edges)))
+
+
+def init_state(network: policy.PolicyNetwork, it_config: iteration.IterationConfig, seed: int,
+               params: Any = None) -> PretrainState:
+  """A fresh state (parameters from ``seed`` unless ``params`` are given)."""
+  init_rng, rng = jax.random.split(jax.random.PRNGKey(seed))
+  if params is None:
+    params = policy.init_params(network, init_rng, _example_graph(256, 2))
+  return PretrainState(params=params, opt_state=iteration.make_optimizer(it_config).init(params), rng=rng,
+                       step=jnp.int32(0), evaluations=jnp.int32(0), graphs_seen=jnp.int32(0))
+
+
+def _as_train_state(state: PretrainState, batch: iteration.GraphBatch) -> iteration.TrainState:
+  """A GO-one TrainState around ``state`` with fresh best-decision slots for ``batch``'s (G, Np)."""
+  num_graphs, num_nodes = batch.node_mask.shape
+  return iteration.TrainState(
+      params=state.params, opt_state=state.opt_state, rng=state.rng, step=state.step,
+      evaluations=state.evaluations, best_cost=jnp.full(num_graphs, jnp.inf, jnp.float32),
+      best_step_time=jnp.full(num_graphs, jnp.inf, jnp.float32), best_oom=jnp.zeros(num_graphs, bool),
+      best_decisions=simulator.Decisions(jnp.zeros((num_graphs, num_nodes), jnp.int32),
+                                         jnp.zeros((num_graphs, num_nodes), jnp.float32),
+                                         jnp.zeros((num_graphs, num_nodes), bool)),
+      best_iteration=jnp.int32(0))
+
+
+def pretrain_step(state: PretrainState, batch: iteration.GraphBatch, network: policy.PolicyNetwork,
+                  it_config: iteration.IterationConfig) -> tuple[PretrainState, dict[str, jax.Array]]:
+  """One PPO iteration of :func:`go_jax.rl.iteration.train_iteration` on ``batch`` (jitted there)."""
+  new, metrics = iteration.train_iteration(_as_train_state(state, batch), batch, network=network,
+                                           config=it_config)
+  return PretrainState(params=new.params, opt_state=new.opt_state, rng=new.rng, step=new.step,
+                       evaluations=new.evaluations,
+                       graphs_seen=state.graphs_seen + batch.node_mask.shape[0]), metrics
+
+
+def _abstract(state: PretrainState):
+  return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+
+
+def pretrain(config: ml_collections.ConfigDict, training_set: Sequence[TrainingGraph],
+             checkpoints: ocp.CheckpointManager | None = None, progress_fn: ProgressFn | None = None,
+             initial_params: Any = None) -> PretrainState:
+  """Pretrains until ``config.num_iterations`` or ``config.time_limit_s`` (wall seconds, 0 = none).
+
+  Args:
+    config: a config of ``experiments/configs/pretrain.py``.
+    training_set: the real graphs (:func:`load_training_set`); synthetic ones are drawn on the fly.
+    checkpoints: restore the latest checkpoint from it and save into it, if given.
+    progress_fn: called after every iteration with the step and () float metrics, plus
+      ``wall_s``, ``iteration_s`` (sampling the batch included), ``bucket``, ``graphs``,
+      ``graphs_seen``, ``synthetic_fraction_batch`` and, once an iteration ran without
+      compiling, ``iterations_per_s`` and ``eta_s`` (measured on such iterations only).
+    initial_params: start from these parameters instead of a fresh initialisation.
+
+  Returns:
+    The final state.
+  """
+  network = train.make_network(config)
+  it_config = train.iteration_config(config)
+  sampler = BatchSampler(config, training_set, network.max_devices)
+  state = init_state(network, it_config, int(config.seed), initial_params)
+  if checkpoints is not None and checkpoints.latest_step() is not None:
+    step = checkpoints.latest_step()
+    state = checkpoints.restore(step, args=ocp.args.StandardRestore(_abstract(state)))
+    logging.info("resumed pretraining from checkpoint at iteration %d", step)
+  last = int(config.num_iterations)
+  time_limit = float(config.time_limit_s)
+  start = time.perf_counter()
+  # Iterations on a batch shape seen before (no compilation) time the ETA.
+  compiled_shapes: set[tuple[int, int, int]] = set()
+  timed_seconds, timed_steps = 0.0, 0
+  while int(state.step) < last:
+    if time_limit > 0 and time.perf_counter() - start >= time_limit:
+      logging.info("pretraining stops at the time limit of %.0f s", time_limit)
+      break
+    iteration_start = time.perf_counter()
+    batch, info = sampler.sample(int(state.step))
+    shape = (batch.node_mask.shape[0], batch.node_mask.shape[1], int(batch.cluster.num_devices))
+    state, metrics = pretrain_step(state, batch, network, it_config)
+    metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
+    step = int(state.step)
+    now = time.perf_counter()
+    if shape in compiled_shapes:
+      timed_seconds += now - iteration_start
+      timed_steps += 1
+    compiled_shapes.add(shape)
+    metrics.update(wall_s=now - start, bucket=float(info.bucket), graphs=float(len(info.names)),
+                   synthetic_fraction_batch=float(np.mean([f == SYNTHETIC_FAMILY for f in info.families])),
+                   graphs_seen=float(state.graphs_seen), iteration_s=now - iteration_start)
+    if timed_steps:
+      rate = timed_steps / timed_seconds
+      remaining = (last - step) / rate
+      if time_limit > 0:
+        remaining = min(remaining, max(0.0, time_limit - (now - start)))
+      metrics.update(iterations_per_s=rate, eta_s=remaining)
+    if progress_fn is not None:
+      progress_fn(step, metrics)
+    if checkpoints is not None and step % int(config.checkpoint_every) == 0:
+      checkpoints.save(step, args=ocp.args.StandardSave(state))
+  if checkpoints is not None and int(state.step) not in checkpoints.all_steps():
+    checkpoints.save(int(state.step), args=ocp.args.StandardSave(state))
+  if checkpoints is not None:
+    checkpoints.wait_until_finished()
+  return state
+
+
+def check_config(config: ml_collections.ConfigDict, path: str) -> None:
+  """Writes config.json, or checks that a resumed run's config matches it (but :data:`RESUMABLE_FIELDS`)."""
+  current = json.loads(config.to_json())
+  if os.path.exists(path):
+    with open(path) as f:
+      saved = json.load(f)
+    changed = sorted(k for k in set(saved) | set(current)
+                     if k not in RESUMABLE_FIELDS and saved.get(k) != current.get(k))
+    if changed:
+      raise errors.InputError(f"{path}: the run in this workdir used a different config for "
+                              f"{', '.join(changed)}; use a new --workdir")
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(current, f, indent=1, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def _read_metrics(path: str, up_to_step: int) -> list[dict[str, Any]]:
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    rows = [json.loads(line) for line in f if line.strip()]
+  return [r for r in rows if r["step"] <= up_to_step]
+
+
+def pretrain_and_save(config: ml_collections.ConfigDict, workdir: str,
+                      progress_fn: ProgressFn | None = None) -> dict[str, Any]:
+  """Pretrains in ``workdir`` (resuming it if it has checkpoints); module docstring for the layout.
+
+  Returns:
+    A summary: ``iterations``, ``evaluations``, ``graphs_seen``,
+    ``training_set`` (real graphs), ``holdout``, ``wall_s`` (this process).
+  """
+  holdout = str(config.holdout).strip()
+  if holdout and holdout not in families_of(config):
+    raise errors.InputError(f"--config.holdout={holdout!r}: not a zoo family "
+                            f"(valid: {', '.join(families_of(config))})")
+  workdir = os.path.abspath(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  check_config(config, os.path.join(workdir, "config.json"))
+  start = time.perf_counter()
+  training_set = load_training_set(config)
+  with open(os.path.join(workdir, "training_set.json"), "w") as f:
+    json.dump([{"name": t.graph.name, "family": t.family, "source": t.source, "nodes": t.graph.num_nodes,
+                "edges": t.graph.num_edges} for t in training_set], f, indent=1)
+  checkpoints = ocp.CheckpointManager(
+      os.path.join(workdir, "checkpoints"),
+      options=ocp.CheckpointManagerOptions(max_to_keep=int(config.max_checkpoints),
+                                           enable_async_checkpointing=False))
+  restored = checkpoints.latest_step() or 0
+  writer = train.MetricsWriter(workdir, _read_metrics(os.path.join(workdir, "metrics.jsonl"), restored),
+                               progress_fn)
+  try:
+    state = pretrain(config, training_set, checkpoints=checkpoints, progress_fn=writer)
+  finally:
+    writer.close()
+    checkpoints.close()
+  return {"iterations": int(state.step), "evaluations": int(state.evaluations),
+          "graphs_seen": int(state.graphs_seen), "training_set": len(training_set), "holdout": holdout,
+          "wall_s": time.perf_counter() - start}

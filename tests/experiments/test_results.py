@@ -1,0 +1,63 @@
+"""experiments.results on a toy graph with tiny budgets: the page has every section, numbers are real."""
+
+import re
+
+import pytest
+
+from experiments import results_lib
+from go_jax.models import config as model_config
+from go_jax.rl import config as rl_config
+
+
+def tiny_config():
+  config = rl_config.get_default_config()
+  config.model = model_config.get_test_config()
+  config.model.remat = False
+  config.ppo.num_samples = 4
+  config.ppo.num_epochs = 1
+  config.ppo.num_minibatches = 1
+  return config
+
+
+def test_parse_graphs():
+  assert results_lib.parse_graphs("txl_2:4, wavenet_2x18", "placement") == [("txl_2", 4), ("wavenet_2x18", 4)]
+  assert results_lib.parse_graphs("", "joint") == list(results_lib.JOINT_SUITE)
+  assert results_lib.parse_graphs(["gnmt_8"], "placement") == [("gnmt_8", 8)]
+  with pytest.raises(Exception, match="NAME or NAME:DEVICES"):
+    results_lib.parse_graphs("txl_2:x", "placement")
+
+
+def test_first_reaching():
+  curve = [(4, 1.0, 0.5), (8, 2.0, 0.3), (12, 3.0, 0.2)]
+  assert results_lib.first_reaching(curve, 0.3) == (8, 2.0)
+  assert results_lib.first_reaching(curve, 0.1) is None
+
+
+@pytest.mark.slow  # baselines + HDP + a GO compile: ~3 min on an idle 2-core CPU, ~8 under load
+def test_placement_suite_on_a_toy_graph():
+  rows, seconds = results_lib.run("placement", "toy_chains_2x4:2", budget=17, with_hdp=True,
+                                  overrides=tiny_config())
+  assert seconds > 0 and len(rows) == 1
+  row = rows[0]
+  assert row["go"]["evaluations"] == 17  # 4 iterations of 4 vectors + the greedy score
+  assert len(row["go"]["curve"]) == 4
+  assert {"single", "heft", "metis"} <= set(row["baselines"])
+  # Two chains on two devices: any sensible method beats one device; GO-one's exact time is real.
+  assert 0 < row["go"]["step_time"] <= 1.5 * row["baselines"]["single"]
+  page = results_lib.render("placement", rows, 17, "python -m experiments.results --suite=placement", seconds)
+  for text in ("# GO-one results (generated)", "## Placement", "### Convergence vs HDP",
+               "GO-one beats the best baseline on", "GO-one loses on", "toy_chains_2x4"):
+    assert text in page, text
+  table_row = next(line for line in page.splitlines() if line.startswith("| toy_chains_2x4 |"))
+  go_ms = float(table_row.split("|")[-4])
+  assert abs(go_ms - 1e3 * row["go"]["step_time"]) < 1e-3 * go_ms + 0.05
+
+
+def test_joint_suite_one_variant():
+  rows, seconds = results_lib.run("joint", "toy_chains_2x4:2", budget=9, overrides=tiny_config(),
+                                  variants=("fusion",))
+  assert [r["variant"] for r in rows] == ["fusion"]
+  assert set(rows[0]["baselines"]) == {"xla_fusion"}
+  page = results_lib.render("joint", rows, 9, "cmd", seconds)
+  assert "## Joint placement, scheduling and fusion" in page
+  assert re.search(r"\| toy_chains_2x4 \| fusion \| [0-9.]+ \|", page), page

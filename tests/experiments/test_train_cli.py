@@ -1,0 +1,32 @@
+"""End-to-end tests of the main job (``./run.sh`` = ``python -m experiments.main``), real subprocesses."""
+
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_main(*args):
+  return subprocess.run([sys.executable, "-m", "experiments.main", *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=900)
+
+
+def test_main_trains_go_and_prints_it_next_to_the_baselines():
+  out = run_main("--graph=toy_chains_4x6", "--iterations=3", "--methods=single,heft")
+  assert out.returncode == 0, out.stderr
+  progress = [line for line in out.stderr.splitlines() if line.startswith("[train] it")]
+  assert len(progress) == 3 and "it    3/3" in progress[-1] and "ETA" in progress[-1]
+  lines = out.stdout.splitlines()
+  methods = [line.split()[0] for line in lines if line.split()]
+  for name in ("single", "heft", "go_one", "go_one_greedy"):
+    assert name in methods, out.stdout
+  assert "48 sampled decision vectors" in out.stdout  # 3 iterations x 16 (the go_one note)
+
+
+def test_main_baselines_only_and_bad_tasks():
+  out = run_main("--graph=toy_chains_2x4", "--nogo", "--methods=single")
+  assert out.returncode == 0, out.stderr
+  assert "single" in out.stdout and "go_one" not in out.stdout and "[train]" not in out.stderr
+  bad = run_main("--graph=toy_chains_2x4", "--tasks=placement,colour")
+  assert bad.returncode == 2 and bad.stderr.startswith("error:") and "colour" in bad.stderr
