@@ -8,12 +8,31 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from typing import Any, Callable, Sequence
 
 from absl import app
 
 from go_jax import errors
+
+
+def write_atomically(text: str, path: str) -> None:
+  """Writes ``text`` to ``path`` via a temporary file in the same folder and a rename.
+
+  Nothing half-written is ever left at ``path``; a missing folder is created.
+  """
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    os.unlink(tmp)
+    raise
 
 
 def fail(message: str) -> None:

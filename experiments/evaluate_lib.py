@@ -8,7 +8,6 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 from typing import Any, Callable, Sequence
 
 from experiments import cli
@@ -168,24 +167,11 @@ def markdown_report(records: list[dict[str, Any]], argv: Sequence[str]) -> str:
   return "\n".join(header) + "\n" + format_markdown_tables(records)
 
 
-def _write_atomically(text: str, path: str, suffix: str) -> None:
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
-
-
 def write_markdown(records: list[dict[str, Any]], path: str, argv: Sequence[str]) -> None:
   """Writes :func:`markdown_report` atomically (nothing half-written on failure)."""
-  _write_atomically(markdown_report(records, argv), path, ".md")
+  cli.write_atomically(markdown_report(records, argv), path)
 
 
 def write_json(records: list[dict[str, Any]], path: str) -> None:
   """Writes the records atomically (nothing half-written on failure)."""
-  _write_atomically(json.dumps(records, indent=1), path, ".json")
+  cli.write_atomically(json.dumps(records, indent=1), path)

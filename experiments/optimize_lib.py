@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from experiments import cli
 from experiments import simulate_lib
 from go_jax import baselines
 from go_jax import errors
@@ -50,19 +50,11 @@ def decisions_to_dict(graph: graph_lib.ComputationGraph, cluster_name: str,
 
 
 def write_json_atomically(obj: Any, path: str) -> None:
-  """Writes ``obj`` as JSON to ``path`` via a temporary file in the same folder and a rename."""
+  """Writes ``obj`` as JSON to ``path`` atomically; the folder must exist (else an InputError)."""
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
     raise errors.InputError(f"{path}: folder {folder} does not exist")
-  fd, tmp = tempfile.mkstemp(prefix=".decisions-", suffix=".json", dir=folder)
-  try:
-    with os.fdopen(fd, "w") as f:
-      json.dump(obj, f)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  cli.write_atomically(json.dumps(obj), path)
 
 
 def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None = None, finetune_steps: int = 0,

@@ -12,9 +12,7 @@ written atomically at the end (and printed when ``--out`` is empty).
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 
 from absl import flags
 from ml_collections import config_flags
@@ -35,20 +33,6 @@ _CONFIG = config_flags.DEFINE_config_dict("config", rl_config.get_default_config
                                           "GO-one config overrides (graph, cluster, tasks, budget are set per run).")
 
 
-def write_atomically(text: str, path: str) -> None:
-  """Writes ``text`` to ``path`` via a temporary file in the same folder (never half-written)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=directory)
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
-
-
 def main(argv):
   del argv
   rows, seconds = results_lib.run(_SUITE.value, _GRAPHS.value, _BUDGET.value, _SEED.value, _HDP.value,
@@ -56,7 +40,7 @@ def main(argv):
   command = "python -m experiments.results " + " ".join(sys.argv[1:])
   page = results_lib.render(_SUITE.value, rows, _BUDGET.value, command, seconds)
   if _OUT.value:
-    write_atomically(page, _OUT.value)
+    cli.write_atomically(page, _OUT.value)
     evaluate_lib.log(f"wrote {_OUT.value}")
   else:
     print(page)

@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 import ml_collections
 import numpy as np
 
+from experiments import cli
 from experiments import optimize_lib
 from go_jax import baselines
 from go_jax import errors
@@ -184,10 +185,7 @@ def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str) -
                  f"{r['zero_shot_seconds']:.2f} s; fine-tuning {r['finetune_seconds']:.0f} s; GO-one "
                  f"{r['go_one_seconds']:.0f} s; cluster {r['cluster']}.")
   lines.append("")
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.write("\n".join(lines))
-  os.replace(tmp, path)
+  cli.write_atomically("\n".join(lines), path)
 
 
 def run(families: Sequence[str], pretrain_config: ml_collections.ConfigDict, workdir: str, cluster_spec: str,

@@ -23,7 +23,7 @@ The host loop (:mod:`go_jax.rl.train`) only logs and checkpoints.
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import flax.struct
 import jax
@@ -126,18 +126,25 @@ class TrainState:
   best_iteration: jax.Array
 
 
-def make_graph_batch(graphs: list[graph_lib.ComputationGraph], cluster: cluster_lib.Cluster,
-                     num_devices: int, reference_step_times: list[float]) -> GraphBatch:
+def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: cluster_lib.Cluster,
+                     num_devices: int | Sequence[int], reference_step_times: Sequence[float],
+                     num_nodes: int | None = None, num_edges: int | None = None) -> GraphBatch:
   """Pads ``graphs`` to one bucket and builds the jit inputs (host side, numpy).
 
   Args:
     graphs: G graphs.
     cluster: the cluster (numpy leaves), at most the network's ``max_devices`` devices.
-    num_devices: devices placements may use (the first ones).
+    num_devices: devices placements may use (the first ones): one count for
+      every graph, or (G,) counts.
     reference_step_times: G seconds, one per graph.
+    num_nodes: padded node count Np (> every N; default: the largest graph's bucket).
+      Fixed sizes let every batch of a bucket share one compilation (pretraining).
+    num_edges: padded edge count Ep (>= every E; default: the largest graph's bucket).
   """
-  num_nodes = max(features.bucket_size(g.num_nodes + 1) for g in graphs)
-  num_edges = max(features.bucket_size(g.num_edges) for g in graphs)
+  if num_nodes is None:
+    num_nodes = max(features.bucket_size(g.num_nodes + 1) for g in graphs)
+  if num_edges is None:
+    num_edges = max(features.bucket_size(g.num_edges) for g in graphs)
   policy_graphs, sim_graphs, leaders, masks = [], [], [], []
   jax_cluster = None
   for graph in graphs:
@@ -152,7 +159,7 @@ def make_graph_batch(graphs: list[graph_lib.ComputationGraph], cluster: cluster_
       graphs=policy.stack_graphs(policy_graphs),
       sim_graphs=jax.tree.map(lambda *leaves: np.stack(leaves), *sim_graphs),
       cluster=jax_cluster,
-      num_devices=np.full(len(graphs), num_devices, np.int32),
+      num_devices=np.broadcast_to(np.asarray(num_devices, np.int32), (len(graphs),)).copy(),
       node_mask=np.stack(masks),
       leader=np.stack(leaders),
       reference_step_time=np.asarray(reference_step_times, np.float32),

@@ -73,7 +73,6 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from go_jax import errors
-from go_jax.baselines import objective as objective_lib
 from go_jax.graph import features
 from go_jax.graph import graph as graph_lib
 from go_jax.graph import loading
@@ -246,44 +245,6 @@ def families_of(config: ml_collections.ConfigDict) -> list[str]:
   return sorted({spec.family for spec in workloads.WORKLOADS.values()})
 
 
-def make_padded_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: cluster_lib.Cluster,
-                      num_devices: Sequence[int], reference_step_times: Sequence[float], num_nodes: int,
-                      num_edges: int) -> iteration.GraphBatch:
-  """:func:`go_jax.rl.iteration.make_graph_batch` with fixed padded sizes and per-graph device counts.
-
-  (``make_graph_batch`` pads to the largest graph's buckets and gives every
-  graph the same device count; pretraining needs a fixed ``(Np, Ep)`` per
-  bucket so that batches of one bucket share a compilation.)
-
-  Args:
-    graphs: G graphs with ``N < num_nodes`` and ``E <= num_edges``.
-    cluster: the cluster (numpy leaves).
-    num_devices: (G,) devices each graph's placements may use.
-    reference_step_times: (G,) seconds, :func:`go_jax.rl.rewards.reference_step_time`.
-    num_nodes: padded node count Np.
-    num_edges: padded edge count Ep.
-  """
-  policy_graphs, sim_graphs, leaders, masks = [], [], [], []
-  jax_cluster = None
-  for graph in graphs:
-    policy_graphs.append(features.to_graphs_tuple(graph, num_nodes, num_edges))
-    sim_graph, jax_cluster = simulator.prepare(graph, cluster, num_nodes, num_edges)
-    sim_graphs.append(jax.tree.map(np.asarray, sim_graph))
-    leader = np.arange(num_nodes, dtype=np.int32)
-    leader[: graph.num_nodes] = objective_lib.colocation_leader(graph)
-    leaders.append(leader)
-    masks.append(np.arange(num_nodes) < graph.num_nodes)
-  return iteration.GraphBatch(
-      graphs=policy.stack_graphs(policy_graphs),
-      sim_graphs=jax.tree.map(lambda *leaves: np.stack(leaves), *sim_graphs),
-      cluster=jax_cluster,
-      num_devices=np.asarray(num_devices, np.int32),
-      node_mask=np.stack(masks),
-      leader=np.stack(leaders),
-      reference_step_time=np.asarray(reference_step_times, np.float32),
-      upper_bound=np.asarray([objective_lib.step_time_upper_bound(g, cluster) for g in graphs], np.float32))
-
-
 @dataclasses.dataclass
 class BatchInfo:
   """Host-side description of one batch (for metrics)."""
@@ -374,7 +335,7 @@ class BatchSampler:
     references = [self._reference(item, cluster, d) for item, d in zip(items, devices)]
     # One compilation per (bucket, device count, kinds): the preset's name is static in the pytree.
     batch_cluster = cluster.replace(name="pretrain")
-    batch = make_padded_batch([item.graph for item in items], batch_cluster, devices, references, bucket,
+    batch = iteration.make_graph_batch([item.graph for item in items], batch_cluster, devices, references, bucket,
                               self._edge_ratio * bucket)
     info = BatchInfo(bucket, cluster.name, [i.graph.name for i in items], [i.family for i in items], devices,
                      references)
@@ -499,31 +460,6 @@ def pretrain(config: ml_collections.ConfigDict, training_set: Sequence[TrainingG
   return state
 
 
-def check_config(config: ml_collections.ConfigDict, path: str) -> None:
-  """Writes config.json, or checks that a resumed run's config matches it (but :data:`RESUMABLE_FIELDS`)."""
-  current = json.loads(config.to_json())
-  if os.path.exists(path):
-    with open(path) as f:
-      saved = json.load(f)
-    changed = sorted(k for k in set(saved) | set(current)
-                     if k not in RESUMABLE_FIELDS and saved.get(k) != current.get(k))
-    if changed:
-      raise errors.InputError(f"{path}: the run in this workdir used a different config for "
-                              f"{', '.join(changed)}; use a new --workdir")
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(current, f, indent=1, sort_keys=True)
-  os.replace(tmp, path)
-
-
-def _read_metrics(path: str, up_to_step: int) -> list[dict[str, Any]]:
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    rows = [json.loads(line) for line in f if line.strip()]
-  return [r for r in rows if r["step"] <= up_to_step]
-
-
 def pretrain_and_save(config: ml_collections.ConfigDict, workdir: str,
                       progress_fn: ProgressFn | None = None) -> dict[str, Any]:
   """Pretrains in ``workdir`` (resuming it if it has checkpoints); module docstring for the layout.
@@ -538,7 +474,7 @@ def pretrain_and_save(config: ml_collections.ConfigDict, workdir: str,
                             f"(valid: {', '.join(families_of(config))})")
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
-  check_config(config, os.path.join(workdir, "config.json"))
+  train.check_config(config, os.path.join(workdir, "config.json"), RESUMABLE_FIELDS)
   start = time.perf_counter()
   training_set = load_training_set(config)
   with open(os.path.join(workdir, "training_set.json"), "w") as f:
@@ -549,7 +485,7 @@ def pretrain_and_save(config: ml_collections.ConfigDict, workdir: str,
       options=ocp.CheckpointManagerOptions(max_to_keep=int(config.max_checkpoints),
                                            enable_async_checkpointing=False))
   restored = checkpoints.latest_step() or 0
-  writer = train.MetricsWriter(workdir, _read_metrics(os.path.join(workdir, "metrics.jsonl"), restored),
+  writer = train.MetricsWriter(workdir, train.read_metrics(os.path.join(workdir, "metrics.jsonl"), restored),
                                progress_fn)
   try:
     state = pretrain(config, training_set, checkpoints=checkpoints, progress_fn=writer)

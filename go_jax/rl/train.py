@@ -264,22 +264,29 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
 # ---------------------------------------------------------------------------
 
 
-def _check_config(config: ml_collections.ConfigDict, path: str) -> None:
-  """Writes config.json, or checks that a resumed run's config matches it."""
+def check_config(config: ml_collections.ConfigDict, path: str,
+                 resumable: tuple[str, ...] = _RESUMABLE_FIELDS) -> None:
+  """Writes config.json atomically, or checks that a resumed run's config matches it.
+
+  Fields in ``resumable`` may differ (they do not change what one iteration
+  does); any other difference is an InputError naming the fields.
+  """
   current = json.loads(config.to_json())
   if os.path.exists(path):
     with open(path) as f:
       saved = json.load(f)
     changed = sorted(k for k in set(saved) | set(current)
-                     if k not in _RESUMABLE_FIELDS and saved.get(k) != current.get(k))
+                     if k not in resumable and saved.get(k) != current.get(k))
     if changed:
       raise errors.InputError(f"{path}: the run in this workdir used a different config for "
                               f"{', '.join(changed)}; use a new --workdir")
-  with open(path, "w") as f:
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
     json.dump(current, f, indent=1, sort_keys=True)
+  os.replace(tmp, path)
 
 
-def _read_metrics(path: str, up_to_step: int) -> list[dict[str, Any]]:
+def read_metrics(path: str, up_to_step: int) -> list[dict[str, Any]]:
   """The lines of metrics.jsonl up to ``up_to_step`` (later ones were never checkpointed)."""
   if not os.path.exists(path):
     return []
@@ -371,14 +378,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   """
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
-  _check_config(config, os.path.join(workdir, "config.json"))
+  check_config(config, os.path.join(workdir, "config.json"))
   problem = load_problem(config)
   checkpoints = ocp.CheckpointManager(
       os.path.join(workdir, "checkpoints"),
       options=ocp.CheckpointManagerOptions(max_to_keep=int(config.max_checkpoints),
                                            enable_async_checkpointing=False))
   restored = checkpoints.latest_step() or 0
-  writer = MetricsWriter(workdir, _read_metrics(os.path.join(workdir, "metrics.jsonl"), restored), progress_fn)
+  writer = MetricsWriter(workdir, read_metrics(os.path.join(workdir, "metrics.jsonl"), restored), progress_fn)
   try:
     result = train(config, problem, checkpoints=checkpoints, progress_fn=writer)
   finally:
