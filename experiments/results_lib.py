@@ -32,6 +32,7 @@ import numpy as np
 from go_jax import baselines
 from go_jax import errors
 from go_jax import evaluation
+from go_jax.models import benchmark as model_benchmark
 from go_jax.rl import config as rl_config
 from go_jax.rl import train
 from simulator import cluster as cluster_lib
@@ -216,13 +217,7 @@ def run_joint(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
 def machine_description() -> str:
   """One line: date (UTC), CPU, cores, Python and JAX."""
   import jax  # pylint: disable=g-import-not-at-top
-  cpu = platform.machine()
-  try:
-    with open("/proc/cpuinfo") as cpuinfo:
-      names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    cpu = names[0] if names else cpu
-  except OSError:
-    pass
+  cpu = model_benchmark.cpu_name()
   date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
   load = f", load average {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
   return (f"{date}; {cpu}, {os.cpu_count()} cores visible (shared{load}); Python {platform.python_version()}, "

@@ -102,15 +102,19 @@ def measure_step(config: ml_collections.ConfigDict, num_nodes: int, num_devices:
       xla_total_bytes=total_bytes, peak_rss_bytes=_peak_rss_bytes())
 
 
-def machine_description() -> str:
-  """One line naming the host, CPU count, JAX backend and date (UTC)."""
-  cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+  """The CPU model from /proc/cpuinfo, else the platform's machine name."""
   try:
     with open("/proc/cpuinfo") as cpuinfo:
       names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    cpu = names[0] if names else cpu
   except OSError:
-    pass
+    names = []
+  return names[0] if names else (platform.processor() or platform.machine())
+
+
+def machine_description() -> str:
+  """One line naming the host, CPU count, JAX backend and date (UTC)."""
+  cpu = cpu_name()
   date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
   return (f"{date}; {cpu}, {os.cpu_count()} cores visible (shared); "
           f"jax {jax.__version__} on {jax.default_backend()}")
