@@ -27,6 +27,9 @@ def write_atomically(text: str, path: str) -> None:
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
   try:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
     with os.fdopen(fd, "w") as f:
       f.write(text)
     os.replace(tmp, path)

@@ -13,6 +13,9 @@ def test_write_atomically_replaces_whole_file_and_leaves_no_temporaries(tmp_path
   cli.write_atomically("second", str(path))
   assert path.read_text() == "second"
   assert os.listdir(path.parent) == ["table.md"]
+  umask = os.umask(0)
+  os.umask(umask)
+  assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def test_write_atomically_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
