@@ -70,6 +70,8 @@ class TrainResult:
     reference_name: which heuristic gave the reference.
     evaluations: decision vectors simulated in training (sampled ones only).
     iterations: PPO iterations done.
+    seconds: wall-clock of this :func:`train` call (s): set-up, compilation,
+      iterations and the exact re-scoring, i.e. GO-one's search time.
     state: the final TrainState.
     history: per-iteration metrics of this process's iterations.
   """
@@ -84,6 +86,7 @@ class TrainResult:
   reference_name: str
   evaluations: int
   iterations: int
+  seconds: float
   state: iteration.TrainState
   history: list[dict[str, float]]
 
@@ -204,6 +207,7 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
   Returns:
     The :class:`TrainResult`.
   """
+  entered = time.perf_counter()
   graph, cluster = problem.graph, problem.cluster
   network = make_network(config)
   it_config = iteration_config(config)
@@ -256,7 +260,8 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
   return TrainResult(best=best, best_step_time=best_time, best_oom=best_oom, greedy=greedy,
                      greedy_step_time=greedy_time, greedy_oom=greedy_oom, reference_step_time=reference,
                      reference_name=reference_name, evaluations=int(state.evaluations),
-                     iterations=int(state.step), state=state, history=history)
+                     iterations=int(state.step), seconds=time.perf_counter() - entered, state=state,
+                     history=history)
 
 
 # ---------------------------------------------------------------------------
@@ -304,13 +309,13 @@ class MetricsWriter:
     with open(self._path, "w") as f:  # rewritten without lines past the restored checkpoint
       for row in previous:
         f.write(json.dumps(row) + "\n")
-    self._wall_offset = previous[-1]["wall_s"] if previous else 0.0
+    self.previous_wall_s = previous[-1]["wall_s"] if previous else 0.0  # earlier processes of a resumed run
     self._tb = tensorboardX.SummaryWriter(os.path.join(workdir, "tb"))
     self._progress_fn = progress_fn
     self.rows = list(previous)
 
   def __call__(self, step: int, metrics: dict[str, float]) -> None:
-    row = {"step": step, **metrics, "wall_s": metrics["wall_s"] + self._wall_offset}
+    row = {"step": step, **metrics, "wall_s": metrics["wall_s"] + self.previous_wall_s}
     self.rows.append(row)
     with open(self._path, "a") as f:
       f.write(json.dumps(row) + "\n")
@@ -351,8 +356,14 @@ def plot_learning_curve(rows: list[dict[str, Any]], path: str, title: str,
 
 
 def results_table(problem: evaluation.Problem, result: TrainResult, baseline_names: list[str],
-                  progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-  """Scores the baselines and GO-one (best sampled, greedy) with the exact simulator."""
+                  progress: Callable[[str], None] | None = None,
+                  search_seconds: float | None = None) -> list[dict[str, Any]]:
+  """Scores the baselines and GO-one (best sampled, greedy) with the exact simulator.
+
+  GO-one's rows report ``search_seconds`` = the training wall-clock
+  (``search_seconds``, default ``result.seconds``), not the time to look up
+  decisions already found.
+  """
   from go_jax import baselines  # pylint: disable=g-import-not-at-top
   methods = dict(baselines.METHODS)
   methods["go_one"] = lambda _: evaluation.MethodOutput(
@@ -362,8 +373,11 @@ def results_table(problem: evaluation.Problem, result: TrainResult, baseline_nam
       result.greedy, evaluations=result.evaluations, notes="the trained policy's argmax decisions")
   names = [n for n in baseline_names if n != "expert" or problem.expert is not None]
   records = evaluation.evaluate(problem, methods, names + ["go_one", "go_one_greedy"], progress)
+  trained = result.seconds if search_seconds is None else search_seconds
   for record in records:
     record["cluster"] = problem.cluster.name
+    if record["method"] in ("go_one", "go_one_greedy"):
+      record["search_seconds"] = trained
   return records
 
 
@@ -396,7 +410,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                         f"GO-one on {problem.graph.name} / {problem.cluster.name}",
                         {f"reference ({result.reference_name})": result.reference_step_time})
   baseline_names = [n.strip() for n in str(config.baselines).split(",") if n.strip()]
-  records = results_table(problem, result, baseline_names)
+  records = results_table(problem, result, baseline_names,
+                          search_seconds=writer.previous_wall_s + result.seconds)
   with open(os.path.join(workdir, "results.json"), "w") as f:
     json.dump(records, f, indent=1)
   return {"iterations": result.iterations, "evaluations": result.evaluations,

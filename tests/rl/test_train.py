@@ -86,6 +86,11 @@ def test_launcher_end_to_end_and_resume(tmp_path):
   best = [r["best_step_time"] for r in rows]
   assert all(b <= a for a, b in zip(best, best[1:]))
   assert summary["best_step_time"] < summary["reference_step_time"] * 1.6  # single device: 1.6 x reference
+  # GO-one's search time is its training wall-clock over both processes, not the look-up of its decisions.
+  go_rows = [r for r in summary["records"] if r["method"] in ("go_one", "go_one_greedy")]
+  assert len(go_rows) == 2
+  for record in go_rows:
+    assert record["search_seconds"] >= rows[-1]["wall_s"] > rows[29]["wall_s"] > 0
 
 
 def test_same_seed_same_result_and_resume_equals_uninterrupted(tmp_path):
