@@ -1,6 +1,7 @@
 """Hand-checked tests of the scheduling and fusion baselines."""
 
 import numpy as np
+import pytest
 
 from go_jax.baselines import fusion
 from go_jax.baselines import scheduling
@@ -72,6 +73,29 @@ def test_xla_fusion_requests_single_use_cheap_producers():
   for src, dst in ((x, m), (m, e), (e, r), (r, u), (u, y), (u, z)):
     b.add_edge(src, dst, 4)
   assert fusion.xla_fusion(b.build()).tolist() == [False, False, True, True, False, False, False]
+
+
+def test_xla_fusion_caps_operands_per_kernel_like_xla_gpu():
+  # x0..x4 parameters; a1 = x0 + x1, a_k = a_{k-1} + x_k, y = dot(a4). By hand, cap 4 (operands + output):
+  # a1 -> a2: a2 would read x0, x1, x2 (3 + 1 <= 4): fused; a2 -> a3: x0..x3 (4 + 1 > 4): refused;
+  # a3 -> a4: a2, x3, x4 (3 + 1): fused; a4 -> y: y reads a2, x3, x4 (3 + 1): fused.
+  b = graph_lib.GraphBuilder("chain")
+  x = [b.add_node(f"x{k}", "parameter") for k in range(5)]
+  adds = [b.add_node(f"a{k}", "elementwise", flops=1) for k in range(1, 5)]
+  y = b.add_node("y", "dot", flops=10)
+  b.add_edge(x[0], adds[0], 4)
+  for k, a in enumerate(adds):
+    b.add_edge(x[k + 1], a, 4)
+    if k:
+      b.add_edge(adds[k - 1], a, 4)
+  b.add_edge(adds[-1], y, 4)
+  g = b.build()
+  requests = fusion.xla_fusion(g, max_operands=4)
+  assert [bool(requests[a]) for a in adds] == [True, False, True, True]
+  assert fusion.xla_fusion(g, max_operands=10**6)[adds].all()
+  assert fusion.xla_fusion(g)[adds].all()  # XLA's 64 is far above this chain
+  with pytest.raises(ValueError, match="max_operands must be >= 2"):
+    fusion.xla_fusion(g, max_operands=1)
 
 
 def test_greedy_fusion_never_worse_than_xla_and_respects_budget():
