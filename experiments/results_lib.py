@@ -59,8 +59,8 @@ PLACEMENT_BASELINES = ("single", "expert", "metis", "heft", "m_topo", "m_etf", "
 JOINT_BASELINES: dict[str, tuple[str, ...]] = {
     "placement": ("expert", "metis", "heft"),
     "scheduling": ("critical_path",),
-    "fusion": ("xla_fusion",),
-    "all three": ("expert", "heft", "critical_path", "xla_fusion"),
+    "fusion": ("xla_fusion", "fuse_all"),
+    "all three": ("expert", "heft", "critical_path", "xla_fusion", "fuse_all"),
 }
 
 CLUSTER = "v100x8"

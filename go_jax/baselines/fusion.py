@@ -1,6 +1,14 @@
 """Fusion baselines: fusion requests for fixed placement and priorities.
 
 * ``no_fusion``: every op is its own kernel.
+* ``fuse_all``: request fusion for every op; the simulator's legality rule
+  alone decides. In this cost model a legal fusion never makes a kernel
+  slower (summed FLOPs, external bytes only, one launch), so this trivial rule
+  is a strong time baseline; it ignores memory (a fused kernel keeps all its
+  operands alive until it runs) and XLA's operand cap. A learned fusion policy
+  must be compared with it: the shipped pretrained policy's zero-shot
+  decisions on wavenet_2x18, txl_2, inception_v3 and rnnlm_2 were exactly
+  single device + fuse everything.
 * ``xla_fusion``: XLA-like producer-consumer fusion: request fusion for every
   single-use elementwise, transcendental, convert, broadcast, reshape,
   transpose, slice or reduce producer, as long as the kernel it joins keeps at
@@ -43,6 +51,10 @@ def no_fusion(graph: graph_lib.ComputationGraph) -> np.ndarray:
 
 #: XLA GPU's cap on a fusion's operands plus outputs (``kMaxOperandsAndOutputsPerFusion``).
 MAX_FUSION_OPERANDS = 64
+
+
+def fuse_all(graph: graph_lib.ComputationGraph) -> np.ndarray:
+  return np.ones(graph.num_nodes, bool)
 
 
 def xla_fusion(graph: graph_lib.ComputationGraph, max_operands: int = MAX_FUSION_OPERANDS) -> np.ndarray:

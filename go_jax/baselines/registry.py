@@ -86,6 +86,13 @@ def xla_fusion_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
       devices, np.zeros(problem.graph.num_nodes, np.float32), fusion.xla_fusion(problem.graph)))
 
 
+def fuse_all_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
+  """Fusion requested for every op (legality decides) on the base placement, level-order scheduling."""
+  devices = base_placement(problem)
+  return evaluation.MethodOutput(simulator.Decisions(
+      devices, np.zeros(problem.graph.num_nodes, np.float32), fusion.fuse_all(problem.graph)))
+
+
 def greedy_fusion_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
   """Greedy fusion by simulated gain on the base placement (budgeted)."""
   devices = base_placement(problem)
@@ -109,6 +116,7 @@ METHODS: dict[str, evaluation.Method] = {
     "critical_path": _scheduling_method(scheduling.critical_path),
     "random_priority": _scheduling_method(scheduling.random_priority),
     "xla_fusion": xla_fusion_method,
+    "fuse_all": fuse_all_method,
     "greedy_fusion": greedy_fusion_method,
     # Search under the simulator-evaluation budget (problem.budget).
     **search.METHODS,
@@ -122,5 +130,6 @@ METHODS: dict[str, evaluation.Method] = {
 
 
 HEURISTICS: tuple[str, ...] = ("single", "contiguous", "round_robin", "expert", "metis", "m_topo", "m_etf",
-                               "m_sct", "heft", "fifo", "critical_path", "random_priority", "xla_fusion")
+                               "m_sct", "heft", "fifo", "critical_path", "random_priority", "xla_fusion",
+                               "fuse_all")
 assert set(HEURISTICS) <= set(METHODS)

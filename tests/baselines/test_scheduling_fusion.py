@@ -98,6 +98,25 @@ def test_xla_fusion_caps_operands_per_kernel_like_xla_gpu():
     fusion.xla_fusion(g, max_operands=1)
 
 
+def test_fuse_all_leaves_legality_to_the_simulator():
+  # fork() on one device, launch 0.5 s. Requested everywhere; legal: b -> t only (s has two consumers,
+  # a1 -> a2 would put two dots in one kernel, a2 -> t loses to b, t's first contraction child).
+  # Kernels s 0.5, a1 1.5, a2 5.5, {b, t} (1 + 1) + 0.5 = 2.5: 10 s in a row (unfused: 10.5 s).
+  from go_jax import evaluation  # pylint: disable=g-import-not-at-top
+  from go_jax.baselines import registry  # pylint: disable=g-import-not-at-top
+  g = fork()
+  cluster = cluster_lib.make_cluster("one", "gpu", peak_flops=1.0, mem_bandwidth=1e30, mem_capacity=1e12,
+                                     launch_overhead=0.5, link_latency=np.zeros((1, 1)),
+                                     link_bandwidth=np.ones((1, 1)), eff=1.0, eff_bw=1.0)
+  decisions = registry.METHODS["fuse_all"](evaluation.Problem(g, cluster, budget=0, seed=0)).decisions
+  assert decisions.fusion.all() and not decisions.placement.any()
+  result, trace = reference.simulate_reference(g, cluster, decisions)
+  assert trace.fused.tolist() == [False, True, False, False, False]
+  assert result.step_time == pytest.approx(10.0)
+  unfused = simulator.Decisions(decisions.placement, decisions.priority, fusion.no_fusion(g))
+  assert reference.simulate_reference(g, cluster, unfused)[0].step_time == pytest.approx(10.5)
+
+
 def test_greedy_fusion_never_worse_than_xla_and_respects_budget():
   g = fork()
   cluster = one_device()

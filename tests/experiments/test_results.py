@@ -57,7 +57,7 @@ def test_joint_suite_one_variant():
   rows, seconds = results_lib.run("joint", "toy_chains_2x4:2", budget=9, overrides=tiny_config(),
                                   variants=("fusion",))
   assert [r["variant"] for r in rows] == ["fusion"]
-  assert set(rows[0]["baselines"]) == {"xla_fusion"}
+  assert set(rows[0]["baselines"]) == {"xla_fusion", "fuse_all"}
   page = results_lib.render("joint", rows, 9, "cmd", seconds)
   assert "## Joint placement, scheduling and fusion" in page
   assert re.search(r"\| toy_chains_2x4 \| fusion \| [0-9.]+ \|", page), page
