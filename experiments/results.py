@@ -8,6 +8,13 @@ r"""Generate docs/results.md: GO-one vs the baselines on the paper's workloads.
 :mod:`experiments.results_lib`); ``--config.*`` overrides the GO-one config
 (e.g. ``--config.ppo.num_samples=32``). Progress goes to stderr; the page is
 written atomically at the end (and printed when ``--out`` is empty).
+
+``--rows_dir=DIR`` keeps every finished row in DIR and reuses rows computed
+earlier with the same settings, so the full suites can run in pieces (e.g.
+``--graphs=rnnlm_2:2,rnnlm_4:4`` today, the rest tomorrow, then one run over
+all graphs renders the page from DIR)::
+
+  python -m experiments.results --suite=placement --rows_dir=runs/placement_rows --graphs=rnnlm_2:2
 """
 
 from __future__ import annotations
@@ -29,16 +36,19 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of GO-one and of the stochastic ba
 _HDP = flags.DEFINE_boolean("hdp", True, "Run HDP in the placement suite (--nohdp: skip it and the "
                             "convergence table).")
 _OUT = flags.DEFINE_string("out", "docs/results.md", "Markdown file to write ('' = stdout only).")
+_ROWS_DIR = flags.DEFINE_string("rows_dir", None, "Folder keeping every finished row as JSON; a rerun with the "
+                                "same folder and settings reuses them (run the suites in pieces).")
 _CONFIG = config_flags.DEFINE_config_dict("config", rl_config.get_default_config(),
                                           "GO-one config overrides (graph, cluster, tasks, budget are set per run).")
 
 
 def main(argv):
   del argv
+  store = results_lib.RowStore(_ROWS_DIR.value, evaluate_lib.log)
   rows, seconds = results_lib.run(_SUITE.value, _GRAPHS.value, _BUDGET.value, _SEED.value, _HDP.value,
-                                  _CONFIG.value, progress=evaluate_lib.log)
+                                  _CONFIG.value, progress=evaluate_lib.log, store=store)
   command = "python -m experiments.results " + " ".join(sys.argv[1:])
-  page = results_lib.render(_SUITE.value, rows, _BUDGET.value, command, seconds)
+  page = results_lib.render(_SUITE.value, rows, _BUDGET.value, command, seconds, store.reused)
   if _OUT.value:
     cli.write_atomically(page, _OUT.value)
     evaluate_lib.log(f"wrote {_OUT.value}")

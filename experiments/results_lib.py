@@ -15,12 +15,22 @@ Two suites, each rendered as a generated markdown page (``docs/results.md``):
 
 Wins and losses are counted against the best baseline of each row, and every
 number comes from a run of this module; nothing is hard-coded.
+
+**Rows are resumable** (:class:`RowStore`): with ``rows_dir`` every finished
+row (one graph and device count; in the joint suite, one task variant too) is
+written to its own JSON file there, keyed by everything that determines it
+(suite, graph, devices, variant, budget, seed, HDP on/off, the GO-one config).
+A later run with the same ``rows_dir`` reuses rows whose key matches and
+computes the rest, so the full suites (15-25 hours of a 2-core CPU for the
+placement suite) can be run in pieces, across sessions or machines sharing the
+folder, and rendered at the end.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import os
 import platform
 import time
@@ -29,6 +39,7 @@ from typing import Any, Callable, Sequence
 import ml_collections
 import numpy as np
 
+from experiments import cli
 from go_jax import baselines
 from go_jax import errors
 from go_jax import evaluation
@@ -160,12 +171,75 @@ def _scores(records: list[dict[str, Any]]) -> dict[str, float | None]:
   return {r["method"]: (None if r["step_time"] is None or r["oom"] else float(r["step_time"])) for r in records}
 
 
+class RowStore:
+  """Finished rows as JSON files in ``folder`` (``None``: keep nothing, compute every row).
+
+  ``get(key)`` returns the stored row when the file for ``key`` exists and was
+  written for exactly that key (any difference, e.g. another budget or GO
+  config, means the row is recomputed); ``put(key, row)`` writes it atomically.
+  """
+
+  def __init__(self, folder: str | None, progress: Progress | None = None):
+    self.folder = folder
+    self.progress = progress
+    self.reused = 0
+    if folder:
+      os.makedirs(folder, exist_ok=True)
+
+  def _path(self, key: dict[str, Any]) -> str:
+    name = "-".join(str(key[k]) for k in ("suite", "graph", "devices", "variant") if key.get(k) is not None)
+    return os.path.join(self.folder, name.replace(" ", "_").replace("/", "_") + ".json")
+
+  def get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+    if not self.folder or not os.path.exists(self._path(key)):
+      return None
+    path = self._path(key)
+    try:
+      with open(path) as f:
+        stored = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+      raise errors.InputError(f"{path}: not a stored results row ({e}); delete it to recompute") from None
+    if stored.get("key") != json.loads(json.dumps(key)):
+      if self.progress:
+        self.progress(f"{path}: stored for other settings, recomputing")
+      return None
+    self.reused += 1
+    if self.progress:
+      self.progress(f"reusing {path}")
+    return stored["row"]
+
+  def put(self, key: dict[str, Any], row: dict[str, Any]) -> None:
+    if self.folder:
+      cli.write_atomically(json.dumps({"key": key, "row": row}, indent=1), self._path(key))
+
+
+def _row_key(suite: str, graph: str, devices: int, budget: int, seed: int,
+             overrides: ml_collections.ConfigDict | None, **extra: Any) -> dict[str, Any]:
+  config = None if overrides is None else json.loads(overrides.to_json())
+  return {"suite": suite, "graph": graph, "devices": devices, "budget": budget, "seed": seed,
+          "config": config, **extra}
+
+
+def _stamp(row: dict[str, Any], start: float) -> dict[str, Any]:
+  """Adds the row's wall-clock seconds and finishing time (UTC)."""
+  row["seconds"] = time.perf_counter() - start
+  row["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+  return row
+
+
 def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0, with_hdp: bool = True,
                   overrides: ml_collections.ConfigDict | None = None,
-                  progress: Progress | None = None) -> list[dict[str, Any]]:
+                  progress: Progress | None = None, store: RowStore | None = None) -> list[dict[str, Any]]:
   """Runs the placement suite; one row per (graph, devices) (see :func:`render`)."""
+  store = store or RowStore(None)
   rows = []
   for graph, devices in graphs:
+    key = _row_key("placement", graph, devices, budget, seed, overrides, with_hdp=with_hdp)
+    stored = store.get(key)
+    if stored is not None:
+      rows.append(stored)
+      continue
+    start = time.perf_counter()
     if progress:
       progress(f"{graph} on {devices} devices: baselines")
     problem = _problem(graph, devices, budget, seed)
@@ -177,35 +251,52 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
       progress(f"{graph} on {devices} devices: GO-one, {budget} evaluations")
     go = run_go(problem, go_config(graph, devices, "placement", budget - 1, seed, overrides), progress)
     hdp = next((r for r in records if r["method"] == "hdp" and r.get("learning_curve")), None)
-    rows.append({"graph": graph, "nodes": problem.graph.num_nodes, "devices": devices,
-                 "baselines": _scores(records), "baseline_seconds": {r["method"]: r["search_seconds"]
-                                                                     for r in records},
-                 "go": dataclasses.asdict(go), "hdp_curve": hdp["learning_curve"] if hdp else None,
-                 "hdp_evaluations": hdp["evaluations"] if hdp else None})
+    row = _stamp({"graph": graph, "nodes": problem.graph.num_nodes, "devices": devices,
+                  "baselines": _scores(records), "baseline_seconds": {r["method"]: r["search_seconds"]
+                                                                      for r in records},
+                  "go": dataclasses.asdict(go), "hdp_curve": hdp["learning_curve"] if hdp else None,
+                  "hdp_evaluations": hdp["evaluations"] if hdp else None}, start)
+    store.put(key, row)
+    rows.append(row)
   return rows
 
 
 def run_joint(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
               overrides: ml_collections.ConfigDict | None = None, progress: Progress | None = None,
-              variants: Sequence[str] = tuple(JOINT_TASKS)) -> list[dict[str, Any]]:
+              variants: Sequence[str] = tuple(JOINT_TASKS), store: RowStore | None = None
+              ) -> list[dict[str, Any]]:
   """Runs the joint suite; one row per (graph, task variant in ``variants``) (see :func:`render`)."""
+  store = store or RowStore(None)
   rows = []
   for graph, devices in graphs:
+    keys = {v: _row_key("joint", graph, devices, budget, seed, overrides, variant=v) for v in variants}
+    done = {v: store.get(k) for v, k in keys.items()}
+    if all(row is not None for row in done.values()):
+      rows += [done[v] for v in variants]
+      continue
+    start = time.perf_counter()
     problem = _problem(graph, devices, budget, seed)
     names = sorted({n for v in variants for n in JOINT_BASELINES[v]} | {"single"})
     names = [n for n in names if n != "expert" or problem.expert is not None]
     if progress:
       progress(f"{graph} on {devices} devices: baselines")
     scores = _scores(evaluation.evaluate(problem, baselines.METHODS, names, progress))
+    baseline_seconds = time.perf_counter() - start
     for variant in variants:
+      if done[variant] is not None:
+        rows.append(done[variant])
+        continue
+      start = time.perf_counter() - baseline_seconds  # each computed row carries the baselines' time too
       tasks = JOINT_TASKS[variant]
       if progress:
         progress(f"{graph}: GO-one on {variant}, {budget} evaluations")
       go = run_go(problem, go_config(graph, devices, tasks, budget - 1, seed, overrides), progress)
-      rows.append({"graph": graph, "nodes": problem.graph.num_nodes, "devices": devices, "variant": variant,
-                   "tasks": tasks, "default": scores["single"],
-                   "baselines": {n: scores.get(n) for n in JOINT_BASELINES[variant]},
-                   "go": dataclasses.asdict(go)})
+      row = _stamp({"graph": graph, "nodes": problem.graph.num_nodes, "devices": devices, "variant": variant,
+                    "tasks": tasks, "default": scores["single"],
+                    "baselines": {n: scores.get(n) for n in JOINT_BASELINES[variant]},
+                    "go": dataclasses.asdict(go)}, start)
+      store.put(keys[variant], row)
+      rows.append(row)
   return rows
 
 
@@ -319,11 +410,20 @@ def render_joint(rows: list[dict[str, Any]], budget: int) -> list[str]:
   return out
 
 
-def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, seconds: float) -> str:
-  """The whole generated page."""
+def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, seconds: float,
+           reused: int = 0) -> str:
+  """The whole generated page (``reused``: rows taken from a :class:`RowStore`, computed earlier)."""
+  if reused:
+    row_minutes = sum(r.get("seconds", 0.0) for r in rows) / 60
+    finished = sorted(r["finished"] for r in rows if "finished" in r)
+    span = f", finished {finished[0]} to {finished[-1]}" if finished else ""
+    timing = (f"This run: {seconds / 60:.1f} min; {reused} of {len(rows)} rows were computed earlier and reused "
+              f"from the rows folder; all rows together took {row_minutes:.1f} min{span}.")
+  else:
+    timing = f"Total wall-clock: {seconds / 60:.1f} min."
   head = ["# GO-one results (generated)", "",
           f"Generated by `{command}`; do not edit by hand.", "",
-          f"Machine: {machine_description()}. Total wall-clock: {seconds / 60:.1f} min.", "",
+          f"Machine: {machine_description()}. {timing}", "",
           "Cluster: the first `devices` V100s of `v100x8` (simulated). GO-one config: "
           "`go_jax/rl/config.py` defaults (seed 0), one fresh policy per graph and task variant.", ""]
   body = render_placement(rows, budget) if suite == "placement" else render_joint(rows, budget)
@@ -332,7 +432,8 @@ def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, se
 
 def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int = 0, with_hdp: bool = True,
         overrides: ml_collections.ConfigDict | None = None, progress: Progress | None = None,
-        variants: Sequence[str] = tuple(JOINT_TASKS)) -> tuple[list[dict[str, Any]], float]:
+        variants: Sequence[str] = tuple(JOINT_TASKS), store: RowStore | None = None
+        ) -> tuple[list[dict[str, Any]], float]:
   """Runs ``suite`` (``placement`` or ``joint``); returns the rows and the wall-clock seconds.
 
   Args:
@@ -345,6 +446,7 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
       cluster, devices, tasks, seed and budget are then set per run).
     progress: called with one line per stage.
     variants: joint suite: keys of :data:`JOINT_TASKS` to run.
+    store: where finished rows are kept and reused (:class:`RowStore`); default: nowhere.
   """
   unknown = [v for v in variants if v not in JOINT_TASKS]
   if unknown:
@@ -359,7 +461,7 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
       raise errors.InputError(f"--graphs: {devices} devices is not in 1..8")
   start = time.perf_counter()
   if suite == "placement":
-    rows = run_placement(parsed, budget, seed, with_hdp, overrides, progress)
+    rows = run_placement(parsed, budget, seed, with_hdp, overrides, progress, store)
   else:
-    rows = run_joint(parsed, budget, seed, overrides, progress, variants)
+    rows = run_joint(parsed, budget, seed, overrides, progress, variants, store)
   return rows, time.perf_counter() - start

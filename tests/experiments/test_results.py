@@ -1,5 +1,6 @@
 """experiments.results on a toy graph with tiny budgets: the page has every section, numbers are real."""
 
+import json
 import re
 
 import pytest
@@ -53,9 +54,30 @@ def test_placement_suite_on_a_toy_graph():
   assert abs(go_ms - 1e3 * row["go"]["step_time"]) < 1e-3 * go_ms + 0.05
 
 
-def test_joint_suite_one_variant():
+def test_row_store_reuses_only_rows_of_the_same_settings(tmp_path):
+  store = results_lib.RowStore(str(tmp_path / "rows"))
+  key = {"suite": "joint", "graph": "g", "devices": 2, "variant": "all three", "budget": 9, "seed": 0}
+  assert store.get(key) is None
+  store.put(key, {"graph": "g", "go": {"step_time": 0.5}})
+  assert store.get(dict(key)) == {"graph": "g", "go": {"step_time": 0.5}} and store.reused == 1
+  assert store.get({**key, "budget": 10}) is None  # same file, other settings: recomputed
+  assert results_lib.RowStore(None).get(key) is None
+  path = tmp_path / "rows" / "joint-g-2-all_three.json"
+  path.write_text("{not json")
+  with pytest.raises(Exception, match="joint-g-2-all_three.json: not a stored results row"):
+    store.get(key)
+
+
+def test_joint_suite_one_variant(tmp_path):
+  store = results_lib.RowStore(str(tmp_path / "rows"))
   rows, seconds = results_lib.run("joint", "toy_chains_2x4:2", budget=9, overrides=tiny_config(),
-                                  variants=("fusion",))
+                                  variants=("fusion",), store=store)
+  # A second run over the same rows folder reuses the row instead of training again.
+  again = results_lib.RowStore(str(tmp_path / "rows"))
+  rows_again, _ = results_lib.run("joint", "toy_chains_2x4:2", budget=9, overrides=tiny_config(),
+                                  variants=("fusion",), store=again)
+  assert again.reused == 1 and rows_again == json.loads(json.dumps(rows)) and rows[0]["seconds"] > 0
+  assert "1 of 1 rows were computed earlier" in results_lib.render("joint", rows_again, 9, "cmd", 0.1, 1)
   assert [r["variant"] for r in rows] == ["fusion"]
   assert set(rows[0]["baselines"]) == {"xla_fusion", "fuse_all"}
   page = results_lib.render("joint", rows, 9, "cmd", seconds)
