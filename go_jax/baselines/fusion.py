@@ -2,7 +2,8 @@
 
 * ``no_fusion``: every op is its own kernel.
 * ``fuse_all``: request fusion for every op; the simulator's legality rule
-  alone decides. In this cost model a legal fusion never makes a kernel
+  alone decides (the registered method tries it on one device and on the
+  expert placement and keeps the faster). In this cost model a legal fusion never makes a kernel
   slower (summed FLOPs, external bytes only, one launch), so this trivial rule
   is a strong time baseline; it ignores memory (a fused kernel keeps all its
   operands alive until it runs) and XLA's operand cap. A learned fusion policy

@@ -108,13 +108,31 @@ def test_fuse_all_leaves_legality_to_the_simulator():
   cluster = cluster_lib.make_cluster("one", "gpu", peak_flops=1.0, mem_bandwidth=1e30, mem_capacity=1e12,
                                      launch_overhead=0.5, link_latency=np.zeros((1, 1)),
                                      link_bandwidth=np.ones((1, 1)), eff=1.0, eff_bw=1.0)
-  decisions = registry.METHODS["fuse_all"](evaluation.Problem(g, cluster, budget=0, seed=0)).decisions
-  assert decisions.fusion.all() and not decisions.placement.any()
+  output = registry.METHODS["fuse_all"](evaluation.Problem(g, cluster, budget=0, seed=0))
+  decisions = output.decisions
+  assert decisions.fusion.all() and not decisions.placement.any() and output.evaluations == 1
   result, trace = reference.simulate_reference(g, cluster, decisions)
   assert trace.fused.tolist() == [False, True, False, False, False]
   assert result.step_time == pytest.approx(10.0)
   unfused = simulator.Decisions(decisions.placement, decisions.priority, fusion.no_fusion(g))
   assert reference.simulate_reference(g, cluster, unfused)[0].step_time == pytest.approx(10.5)
+
+
+def test_fuse_all_keeps_the_faster_of_one_device_and_the_expert():
+  # Two independent 5 s dots: one device 10 s, the expert's split 5 s.
+  from go_jax import evaluation  # pylint: disable=g-import-not-at-top
+  from go_jax.baselines import registry  # pylint: disable=g-import-not-at-top
+  b = graph_lib.GraphBuilder("pair")
+  b.add_node("a", "dot", flops=5)
+  b.add_node("b", "dot", flops=5)
+  g = b.build()
+  two = cluster_lib.make_cluster("two", "gpu", peak_flops=1.0, mem_bandwidth=1e30, mem_capacity=1e12,
+                                 launch_overhead=0.0, link_latency=np.zeros((2, 2)),
+                                 link_bandwidth=np.ones((2, 2)), eff=1.0, eff_bw=1.0)
+  output = registry.METHODS["fuse_all"](evaluation.Problem(g, two, budget=0, seed=0,
+                                                           expert=np.array([0, 1], np.int32)))
+  assert output.decisions.placement.tolist() == [0, 1] and output.evaluations == 2
+  assert output.notes == "on the expert placement"
 
 
 def test_greedy_fusion_never_worse_than_xla_and_respects_budget():
