@@ -90,10 +90,9 @@ def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir:
   config = ml_collections.ConfigDict(pretrain_config.to_dict())
   config.holdout = family
   run_dir = os.path.join(workdir, family, "pretrain")
-  start = time.perf_counter()
   progress(f"{family}: pretraining without it in {run_dir}")
   summary = pretrain.pretrain_and_save(config, run_dir)
-  pretrain_seconds = time.perf_counter() - start
+  pretrain_seconds = summary["total_wall_s"]  # a resumed pretraining run counts its earlier processes too
   policy = pretrained_lib.load_policy(run_dir)
   cluster = cluster_lib.get_cluster(cluster_spec)
   steps = sorted({int(s) for s in finetune_steps})

@@ -466,7 +466,8 @@ def pretrain_and_save(config: ml_collections.ConfigDict, workdir: str,
 
   Returns:
     A summary: ``iterations``, ``evaluations``, ``graphs_seen``,
-    ``training_set`` (real graphs), ``holdout``, ``wall_s`` (this process).
+    ``training_set`` (real graphs), ``holdout``, ``wall_s`` (this process) and
+    ``total_wall_s`` (this process plus the earlier processes of a resumed run).
   """
   holdout = str(config.holdout).strip()
   if holdout and holdout not in families_of(config):
@@ -494,4 +495,5 @@ def pretrain_and_save(config: ml_collections.ConfigDict, workdir: str,
     checkpoints.close()
   return {"iterations": int(state.step), "evaluations": int(state.evaluations),
           "graphs_seen": int(state.graphs_seen), "training_set": len(training_set), "holdout": holdout,
-          "wall_s": time.perf_counter() - start}
+          "wall_s": time.perf_counter() - start,
+          "total_wall_s": writer.previous_wall_s + time.perf_counter() - start}

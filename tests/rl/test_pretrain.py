@@ -134,7 +134,9 @@ def test_run_directory_layout(workdir):
 @pytest.mark.slow  # ~2.5 min on a loaded 2-core CPU: the restored state compiles the iteration again
 def test_resume_equals_an_uninterrupted_run(workdir, tmp_path):
   # Continue the 3-iteration run to 5; compare with 5 iterations in one go.
-  pretrain.pretrain_and_save(tiny_config(num_iterations=5), workdir)
+  summary = pretrain.pretrain_and_save(tiny_config(num_iterations=5), workdir)
+  earlier = read_metrics(workdir)[2]["wall_s"]  # the first process's 3 iterations
+  assert summary["total_wall_s"] >= summary["wall_s"] + earlier > summary["wall_s"] > 0
   straight = str(tmp_path / "straight")
   pretrain.pretrain_and_save(tiny_config(num_iterations=5), straight)
   resumed_policy, straight_policy = pretrained.load_policy(workdir), pretrained.load_policy(straight)
