@@ -11,6 +11,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from experiments import cli
+from experiments import rows as rows_lib
 from experiments import simulate_lib
 from go_jax import baselines
 from go_jax import errors
@@ -40,14 +41,18 @@ def resolve_methods(names: Sequence[str]) -> list[str]:
 
 def run(graphs: Sequence[str], cluster_spec: str | None, methods: Sequence[str], devices: int | None = None,
         budget: int = 1000, seed: int = 0, progress: Callable[[str], None] | None = None,
-        checkpoint: str | None = None) -> list[dict[str, Any]]:
+        checkpoint: str | None = None, store: rows_lib.RowStore | None = None) -> list[dict[str, Any]]:
   """Evaluates ``methods`` on every graph; returns all records.
 
   ``cluster_spec`` None means each dnn-partitioning graph's own cluster (its
   accelerators plus the CPU, from the file) and ``v100x4`` for other graphs.
   ``checkpoint`` (a trained GO policy's directory) is passed to every
   :class:`go_jax.evaluation.Problem`; None means the policy shipped in the repo.
+  ``store`` keeps each finished (graph, cluster, method) record and reuses it
+  when a later run asks for the same settings (budget, seed, checkpoint), so a
+  long ``--methods=all`` run can be stopped and resumed.
   """
+  store = store or rows_lib.RowStore(None)
   names = resolve_methods(methods)
   if budget < 1:
     raise errors.InputError(f"--budget must be >= 1, got {budget}")
@@ -60,9 +65,18 @@ def run(graphs: Sequence[str], cluster_spec: str | None, methods: Sequence[str],
     expert = evaluation.expert_for(spec, graph, cluster.num_devices)
     problem = evaluation.Problem(graph, cluster, budget=budget, seed=seed, expert=expert,
                                  checkpoint=checkpoint)
-    for record in evaluation.evaluate(problem, baselines.METHODS, names, progress):
-      record["cluster"] = cluster.name
-      records.append(record)
+    graph_records = []
+    for name in names:
+      key = {"suite": "evaluate", "graph": spec, "devices": f"{cluster.name}-{cluster.num_devices}",
+             "variant": name, "budget": budget, "seed": seed, "checkpoint": checkpoint}
+      record = store.get(key)
+      if record is None:
+        [record] = evaluation.evaluate(problem, baselines.METHODS, [name], progress)
+        record["cluster"] = cluster.name
+        store.put(key, record)
+      graph_records.append(record)
+    evaluation.add_speedups(graph_records)
+    records.extend(graph_records)
   return records
 
 

@@ -27,6 +27,7 @@ from ml_collections import config_flags
 from experiments import cli
 from experiments import evaluate_lib
 from experiments import results_lib
+from experiments import rows as rows_lib
 from go_jax.rl import config as rl_config
 
 _SUITE = flags.DEFINE_enum("suite", "placement", ["placement", "joint"], "Which comparison to run.")
@@ -44,7 +45,7 @@ _CONFIG = config_flags.DEFINE_config_dict("config", rl_config.get_default_config
 
 def main(argv):
   del argv
-  store = results_lib.RowStore(_ROWS_DIR.value, evaluate_lib.log)
+  store = rows_lib.RowStore(_ROWS_DIR.value, evaluate_lib.log)
   rows, seconds = results_lib.run(_SUITE.value, _GRAPHS.value, _BUDGET.value, _SEED.value, _HDP.value,
                                   _CONFIG.value, progress=evaluate_lib.log, store=store)
   command = "python -m experiments.results " + " ".join(sys.argv[1:])

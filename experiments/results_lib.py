@@ -16,7 +16,7 @@ Two suites, each rendered as a generated markdown page (``docs/results.md``):
 Wins and losses are counted against the best baseline of each row, and every
 number comes from a run of this module; nothing is hard-coded.
 
-**Rows are resumable** (:class:`RowStore`): with ``rows_dir`` every finished
+**Rows are resumable** (:class:`experiments.rows.RowStore`): with ``rows_dir`` every finished
 row (one graph and device count; in the joint suite, one task variant too) is
 written to its own JSON file there, keyed by everything that determines it
 (suite, graph, devices, variant, budget, seed, HDP on/off, the GO-one config).
@@ -40,6 +40,7 @@ import ml_collections
 import numpy as np
 
 from experiments import cli
+from experiments import rows as rows_lib
 from go_jax import baselines
 from go_jax import errors
 from go_jax import evaluation
@@ -171,48 +172,6 @@ def _scores(records: list[dict[str, Any]]) -> dict[str, float | None]:
   return {r["method"]: (None if r["step_time"] is None or r["oom"] else float(r["step_time"])) for r in records}
 
 
-class RowStore:
-  """Finished rows as JSON files in ``folder`` (``None``: keep nothing, compute every row).
-
-  ``get(key)`` returns the stored row when the file for ``key`` exists and was
-  written for exactly that key (any difference, e.g. another budget or GO
-  config, means the row is recomputed); ``put(key, row)`` writes it atomically.
-  """
-
-  def __init__(self, folder: str | None, progress: Progress | None = None):
-    self.folder = folder
-    self.progress = progress
-    self.reused = 0
-    if folder:
-      os.makedirs(folder, exist_ok=True)
-
-  def _path(self, key: dict[str, Any]) -> str:
-    name = "-".join(str(key[k]) for k in ("suite", "graph", "devices", "variant") if key.get(k) is not None)
-    return os.path.join(self.folder, name.replace(" ", "_").replace("/", "_") + ".json")
-
-  def get(self, key: dict[str, Any]) -> dict[str, Any] | None:
-    if not self.folder or not os.path.exists(self._path(key)):
-      return None
-    path = self._path(key)
-    try:
-      with open(path) as f:
-        stored = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-      raise errors.InputError(f"{path}: not a stored results row ({e}); delete it to recompute") from None
-    if stored.get("key") != json.loads(json.dumps(key)):
-      if self.progress:
-        self.progress(f"{path}: stored for other settings, recomputing")
-      return None
-    self.reused += 1
-    if self.progress:
-      self.progress(f"reusing {path}")
-    return stored["row"]
-
-  def put(self, key: dict[str, Any], row: dict[str, Any]) -> None:
-    if self.folder:
-      cli.write_atomically(json.dumps({"key": key, "row": row}, indent=1), self._path(key))
-
-
 def _row_key(suite: str, graph: str, devices: int, budget: int, seed: int,
              overrides: ml_collections.ConfigDict | None, **extra: Any) -> dict[str, Any]:
   config = None if overrides is None else json.loads(overrides.to_json())
@@ -229,9 +188,9 @@ def _stamp(row: dict[str, Any], start: float) -> dict[str, Any]:
 
 def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0, with_hdp: bool = True,
                   overrides: ml_collections.ConfigDict | None = None,
-                  progress: Progress | None = None, store: RowStore | None = None) -> list[dict[str, Any]]:
+                  progress: Progress | None = None, store: rows_lib.RowStore | None = None) -> list[dict[str, Any]]:
   """Runs the placement suite; one row per (graph, devices) (see :func:`render`)."""
-  store = store or RowStore(None)
+  store = store or rows_lib.RowStore(None)
   rows = []
   for graph, devices in graphs:
     key = _row_key("placement", graph, devices, budget, seed, overrides, with_hdp=with_hdp)
@@ -263,10 +222,10 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
 
 def run_joint(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
               overrides: ml_collections.ConfigDict | None = None, progress: Progress | None = None,
-              variants: Sequence[str] = tuple(JOINT_TASKS), store: RowStore | None = None
+              variants: Sequence[str] = tuple(JOINT_TASKS), store: rows_lib.RowStore | None = None
               ) -> list[dict[str, Any]]:
   """Runs the joint suite; one row per (graph, task variant in ``variants``) (see :func:`render`)."""
-  store = store or RowStore(None)
+  store = store or rows_lib.RowStore(None)
   rows = []
   for graph, devices in graphs:
     keys = {v: _row_key("joint", graph, devices, budget, seed, overrides, variant=v) for v in variants}
@@ -432,7 +391,7 @@ def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, se
 
 def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int = 0, with_hdp: bool = True,
         overrides: ml_collections.ConfigDict | None = None, progress: Progress | None = None,
-        variants: Sequence[str] = tuple(JOINT_TASKS), store: RowStore | None = None
+        variants: Sequence[str] = tuple(JOINT_TASKS), store: rows_lib.RowStore | None = None
         ) -> tuple[list[dict[str, Any]], float]:
   """Runs ``suite`` (``placement`` or ``joint``); returns the rows and the wall-clock seconds.
 
@@ -446,7 +405,7 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
       cluster, devices, tasks, seed and budget are then set per run).
     progress: called with one line per stage.
     variants: joint suite: keys of :data:`JOINT_TASKS` to run.
-    store: where finished rows are kept and reused (:class:`RowStore`); default: nowhere.
+    store: where finished rows are kept and reused (:class:`experiments.rows.RowStore`); default: nowhere.
   """
   unknown = [v for v in variants if v not in JOINT_TASKS]
   if unknown:

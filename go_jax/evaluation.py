@@ -139,11 +139,12 @@ def evaluate(problem: Problem, methods: dict[str, Method], names: Sequence[str],
                        "that evaluate() sets itself")
     record.update(output.record)
     records.append(record)
-  _add_speedups(records)
+  add_speedups(records)
   return records
 
 
-def _add_speedups(records: list[dict[str, Any]]) -> None:
+def add_speedups(records: list[dict[str, Any]]) -> None:
+  """Sets ``speedup_vs_single`` and ``speedup_vs_expert`` of every record of one problem (None without them)."""
   by_method = {r["method"]: r["step_time"] for r in records}
   for ref in ("single", "expert"):
     base = by_method.get(ref)

@@ -88,3 +88,24 @@ def test_markdown_out(tmp_path):
   assert any(line.startswith("| expert | - |") for line in lines)
   assert any(line.startswith("* `expert`: no human-expert placement") for line in lines)
   assert not list(page.parent.glob(".tmp-*"))  # written atomically, nothing left behind
+
+
+def test_rows_dir_resumes_a_run(tmp_path):
+  from experiments import evaluate_lib
+  from experiments import rows as rows_lib
+  graph = [shared_data.path("pipedream", "inception_v3")]
+  rows_dir = str(tmp_path / "rows")
+  first = evaluate_lib.run(graph, "v100x8", ["single", "random"], devices=2, budget=5,
+                           store=rows_lib.RowStore(rows_dir))
+  assert len(os.listdir(rows_dir)) == 2
+  # The rerun reuses both records and runs only the method it has not seen; speedups are
+  # recomputed over the whole set.
+  store = rows_lib.RowStore(rows_dir)
+  again = evaluate_lib.run(graph, "v100x8", ["single", "random", "heft"], devices=2, budget=5, store=store)
+  assert store.reused == 2 and [r["method"] for r in again] == ["single", "random", "heft"]
+  assert again[1]["step_time"] == first[1]["step_time"]
+  assert again[2]["speedup_vs_single"] == again[0]["step_time"] / again[2]["step_time"]
+  # Another budget is another setting: the search method is recomputed, not reused.
+  store = rows_lib.RowStore(rows_dir)
+  evaluate_lib.run(graph, "v100x8", ["random"], devices=2, budget=6, store=store)
+  assert store.reused == 0

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from experiments import results_lib
+from experiments import rows as rows_lib
 from go_jax.models import config as model_config
 from go_jax.rl import config as rl_config
 
@@ -55,13 +56,13 @@ def test_placement_suite_on_a_toy_graph():
 
 
 def test_row_store_reuses_only_rows_of_the_same_settings(tmp_path):
-  store = results_lib.RowStore(str(tmp_path / "rows"))
+  store = rows_lib.RowStore(str(tmp_path / "rows"))
   key = {"suite": "joint", "graph": "g", "devices": 2, "variant": "all three", "budget": 9, "seed": 0}
   assert store.get(key) is None
   store.put(key, {"graph": "g", "go": {"step_time": 0.5}})
   assert store.get(dict(key)) == {"graph": "g", "go": {"step_time": 0.5}} and store.reused == 1
   assert store.get({**key, "budget": 10}) is None  # same file, other settings: recomputed
-  assert results_lib.RowStore(None).get(key) is None
+  assert rows_lib.RowStore(None).get(key) is None
   path = tmp_path / "rows" / "joint-g-2-all_three.json"
   path.write_text("{not json")
   with pytest.raises(Exception, match="joint-g-2-all_three.json: not a stored results row"):
@@ -69,11 +70,11 @@ def test_row_store_reuses_only_rows_of_the_same_settings(tmp_path):
 
 
 def test_joint_suite_one_variant(tmp_path):
-  store = results_lib.RowStore(str(tmp_path / "rows"))
+  store = rows_lib.RowStore(str(tmp_path / "rows"))
   rows, seconds = results_lib.run("joint", "toy_chains_2x4:2", budget=9, overrides=tiny_config(),
                                   variants=("fusion",), store=store)
   # A second run over the same rows folder reuses the row instead of training again.
-  again = results_lib.RowStore(str(tmp_path / "rows"))
+  again = rows_lib.RowStore(str(tmp_path / "rows"))
   rows_again, _ = results_lib.run("joint", "toy_chains_2x4:2", budget=9, overrides=tiny_config(),
                                   variants=("fusion",), store=again)
   assert again.reused == 1 and rows_again == json.loads(json.dumps(rows)) and rows[0]["seconds"] > 0
