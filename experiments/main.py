@@ -46,7 +46,9 @@ def go_config(graph: str, cluster: str, iterations: int, tasks: str, seed: int):
   config = rl_config.get_default_config()
   config.graph, config.cluster, config.tasks, config.seed = graph, cluster, tasks, seed
   config.num_iterations = iterations
-  config.budget = iterations * config.ppo.num_samples
+  # Iterations bound the run; the budget leaves room for the imitation warm start's
+  # scoring of its teachers and of the clone (a few evaluations).
+  config.budget = iterations * config.ppo.num_samples + 100
   config.patience = 0
   return config
 

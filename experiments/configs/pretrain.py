@@ -36,6 +36,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.segment_length = 128
   config.model.memory_length = 128
   config.model.remat = False
+  # Imitation is GO-one's warm start on one graph; pretraining starts from random
+  # parameters and fine-tuning from the pretrained ones.
+  config.imitation.steps = 0
 
   config.ppo.num_samples = 8
   config.ppo.num_epochs = 2

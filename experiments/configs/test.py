@@ -22,4 +22,5 @@ def get_config():
   config.checkpoint_every = 10
   config.baselines = "single,contiguous,heft"
   config.baseline_budget = 100
+  config.imitation.steps = 0  # tests/rl/test_imitation.py covers the warm start
   return config

@@ -216,6 +216,39 @@ def simulate(batch: GraphBatch, decisions: simulator.Decisions, graph_index: jax
   return simulator.simulate_batch(sim_graphs, batch.cluster, decisions, batched_graphs=True)
 
 
+def selection_cost(batch: GraphBatch, result: simulator.SimResult, rows: jax.Array) -> jax.Array:
+  """(R,) seconds that rank decision vectors for "best": feasible before OOM, then by step time.
+
+  An OOM row costs its graph's upper bound x (1 + overflow fraction), above any feasible step time.
+  """
+  oom = jnp.any(result.oom, axis=-1)
+  overflow = rewards.overflow_fraction(result.peak_memory, batch.cluster.mem_capacity)
+  return jnp.where(oom, batch.upper_bound[rows] * (1.0 + overflow), result.step_time)
+
+
+@jax.jit
+def record_best(state: TrainState, batch: GraphBatch, decisions: simulator.Decisions) -> TrainState:
+  """Scores one (G, Np) decision vector per graph and keeps it where it beats the best so far.
+
+  Counts G evaluations. Used to enter the policy's argmax after imitation
+  (:mod:`go_jax.rl.imitation`) as GO-one's first best.
+  """
+  num_graphs = batch.node_mask.shape[0]
+  rows = jnp.arange(num_graphs)
+  result = simulate(batch, decisions, rows)
+  cost = selection_cost(batch, result, rows)
+  improved = cost < state.best_cost
+
+  def keep(new, old):
+    return jnp.where(improved.reshape((-1,) + (1,) * (old.ndim - 1)), new, old)
+
+  return state.replace(
+      evaluations=state.evaluations + num_graphs, best_cost=keep(cost, state.best_cost),
+      best_step_time=keep(result.step_time, state.best_step_time),
+      best_oom=keep(jnp.any(result.oom, axis=-1), state.best_oom),
+      best_decisions=jax.tree.map(keep, decisions, state.best_decisions))
+
+
 def _rows(batch: GraphBatch, num_samples: int) -> jax.Array:
   """(G * K,) graph index of each sample row: graph-major."""
   return jnp.repeat(jnp.arange(batch.node_mask.shape[0]), num_samples)
@@ -332,9 +365,7 @@ def train_iteration(state: TrainState, batch: GraphBatch, *, network: policy.Pol
       actions=output.actions, old_log_prob=policy.joint_log_prob(output.log_prob),
       advantage=reward_by_graph - baseline, returns=reward_by_graph)
 
-  # Best decisions per graph: feasible before OOM, then by step time.
-  cost = jnp.where(oom, batch.upper_bound[rows] * (1.0 + overflow), result.step_time)
-  cost = cost.reshape(num_graphs, num_samples)
+  cost = selection_cost(batch, result, rows).reshape(num_graphs, num_samples)
   winner = jnp.argmin(cost, axis=1)  # (G,)
   winner_row = jnp.arange(num_graphs) * num_samples + winner
   improved = cost[jnp.arange(num_graphs), winner] < state.best_cost  # (G,)

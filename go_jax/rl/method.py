@@ -36,7 +36,7 @@ def go_one(problem: evaluation.Problem, config: ml_collections.ConfigDict | None
   decisions = result.greedy if use_greedy else result.best
   return evaluation.MethodOutput(
       decisions, evaluations=result.evaluations + 1,
-      notes=f"{result.iterations} PPO iterations; {'greedy' if use_greedy else 'best sampled'} decisions")
+      notes=f"{train.describe(result)}; {'greedy' if use_greedy else 'best sampled'} decisions")
 
 
 METHODS: dict[str, Callable[[evaluation.Problem], evaluation.MethodOutput]] = {"go_one": go_one}

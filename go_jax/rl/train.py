@@ -41,6 +41,7 @@ from go_jax.graph import graph as graph_lib
 from go_jax.graph import loading
 from go_jax.models import config as model_config_lib
 from go_jax.models import policy
+from go_jax.rl import imitation
 from go_jax.rl import iteration
 from go_jax.rl import losses
 from go_jax.rl import rewards
@@ -74,6 +75,8 @@ class TrainResult:
       iterations and the exact re-scoring, i.e. GO-one's search time.
     state: the final TrainState.
     history: per-iteration metrics of this process's iterations.
+    teacher: the heuristic the policy cloned before PPO (:mod:`go_jax.rl.imitation`),
+      None without imitation or when this process resumed after it.
   """
 
   best: simulator.Decisions
@@ -89,6 +92,7 @@ class TrainResult:
   seconds: float
   state: iteration.TrainState
   history: list[dict[str, float]]
+  teacher: imitation.Teacher | None = None
 
 
 def format_progress(step: int, metrics: dict[str, float], total: int | None = None) -> str:
@@ -189,6 +193,31 @@ def _abstract(state: iteration.TrainState):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
 
 
+def _warm_start(config: ml_collections.ConfigDict, problem: evaluation.Problem, network: policy.PolicyNetwork,
+                it_config: iteration.IterationConfig, batch: iteration.GraphBatch, state: iteration.TrainState,
+                num_devices: int) -> tuple[iteration.TrainState, imitation.Teacher]:
+  """Clones the best heuristic placement into ``state.params`` and scores the clone's argmax."""
+  teachers = [name.strip() for name in str(config.imitation.teachers).split(",") if name.strip()]
+  teacher = imitation.teacher(problem, teachers, num_devices)
+  target = np.zeros(batch.node_mask.shape, np.int32)
+  target[0, :problem.graph.num_nodes] = teacher.placement
+  params, metrics = imitation.imitate(state.params, batch, target, network=network,
+                                      steps=int(config.imitation.steps),
+                                      learning_rate=float(config.imitation.learning_rate),
+                                      max_grad_norm=it_config.max_grad_norm,
+                                      entropy_weight=float(config.imitation.entropy))
+  state = state.replace(params=params, opt_state=iteration.make_optimizer(it_config).init(params),
+                        evaluations=state.evaluations + teacher.evaluations)
+  state = iteration.record_best(state, batch, iteration.greedy_decisions(params, batch, network))
+  logging.info("imitation: cloned %s (%.4g ms%s) in %d steps: cross-entropy %.3g, entropy %.3g nats, "
+               "nodes above p=0.5 %.1f%%; the clone's argmax: %.4g ms", teacher.name, teacher.step_time * 1e3,
+               ", OOM" if teacher.oom else "", int(config.imitation.steps),
+               float(metrics["imitation_loss"][-1]), float(metrics["imitation_entropy"][-1]),
+               100 * float(metrics["imitation_accuracy"][-1]),
+               float(state.best_step_time[0]) * 1e3)
+  return state, teacher
+
+
 def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget: int | None = None,
           checkpoints: ocp.CheckpointManager | None = None, progress_fn: ProgressFn | None = None
           ) -> TrainResult:
@@ -215,10 +244,13 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
   reference, reference_name = rewards.reference_step_time(graph, cluster, num_devices, problem.expert)
   batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference])
   state = iteration.init_state(network, it_config, batch, int(config.seed))
+  teacher = None
   if checkpoints is not None and checkpoints.latest_step() is not None:
     step = checkpoints.latest_step()
     state = checkpoints.restore(step, args=ocp.args.StandardRestore(_abstract(state)))
     logging.info("resumed from checkpoint at iteration %d", step)
+  elif "imitation" in config and int(config.imitation.steps) > 0:
+    state, teacher = _warm_start(config, problem, network, it_config, batch, state, num_devices)
   budget = int(config.budget if budget is None else budget)
   per_iteration = it_config.num_samples
   last_iteration = min(int(config.num_iterations), int(state.step) + max(
@@ -261,7 +293,7 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
                      greedy_step_time=greedy_time, greedy_oom=greedy_oom, reference_step_time=reference,
                      reference_name=reference_name, evaluations=int(state.evaluations),
                      iterations=int(state.step), seconds=time.perf_counter() - entered, state=state,
-                     history=history)
+                     history=history, teacher=teacher)
 
 
 # ---------------------------------------------------------------------------
@@ -355,6 +387,15 @@ def plot_learning_curve(rows: list[dict[str, Any]], path: str, title: str,
   pyplot.close(figure)
 
 
+def describe(result: TrainResult) -> str:
+  """One line on how GO-one found its decisions (the results tables' note)."""
+  note = f"{result.iterations} PPO iterations, {result.evaluations} simulator evaluations"
+  if result.teacher is not None:
+    note += (f"; warm start: cloned {result.teacher.name} ({result.teacher.step_time * 1e3:.4g} ms as a "
+             f"placement), PPO from there")
+  return note
+
+
 def results_table(problem: evaluation.Problem, result: TrainResult, baseline_names: list[str],
                   progress: Callable[[str], None] | None = None,
                   search_seconds: float | None = None) -> list[dict[str, Any]]:
@@ -368,7 +409,7 @@ def results_table(problem: evaluation.Problem, result: TrainResult, baseline_nam
   methods = dict(baselines.METHODS)
   methods["go_one"] = lambda _: evaluation.MethodOutput(
       result.best, evaluations=result.evaluations,
-      notes=f"best of {result.evaluations} sampled decision vectors, {result.iterations} PPO iterations")
+      notes=describe(result))
   methods["go_one_greedy"] = lambda _: evaluation.MethodOutput(
       result.greedy, evaluations=result.evaluations, notes="the trained policy's argmax decisions")
   names = [n for n in baseline_names if n != "expert" or problem.expert is not None]
