@@ -173,8 +173,9 @@ def _scores(records: list[dict[str, Any]]) -> dict[str, float | None]:
 
 
 def _row_key(suite: str, graph: str, devices: int, budget: int, seed: int,
-             overrides: ml_collections.ConfigDict | None, **extra: Any) -> dict[str, Any]:
-  config = None if overrides is None else json.loads(overrides.to_json())
+             config: ml_collections.ConfigDict | None, **extra: Any) -> dict[str, Any]:
+  """A stored row's key; ``config``: the GO-one config the row depends on (None: none)."""
+  config = None if config is None else json.loads(config.to_json())
   return {"suite": suite, "graph": graph, "devices": devices, "budget": budget, "seed": seed,
           "config": config, **extra}
 
@@ -193,30 +194,40 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
   store = store or rows_lib.RowStore(None)
   rows = []
   for graph, devices in graphs:
-    key = _row_key("placement", graph, devices, budget, seed, overrides, with_hdp=with_hdp)
-    stored = store.get(key)
-    if stored is not None:
-      rows.append(stored)
-      continue
-    start = time.perf_counter()
-    if progress:
-      progress(f"{graph} on {devices} devices: baselines")
-    problem = _problem(graph, devices, budget, seed)
-    names = [n for n in PLACEMENT_BASELINES if n != "expert" or problem.expert is not None]
-    if with_hdp:
-      names.append("hdp")
-    records = evaluation.evaluate(problem, baselines.METHODS, names, progress)
-    if progress:
-      progress(f"{graph} on {devices} devices: GO-one, {budget} evaluations")
-    go = run_go(problem, go_config(graph, devices, "placement", budget - 1, seed, overrides), progress)
-    hdp = next((r for r in records if r["method"] == "hdp" and r.get("learning_curve")), None)
-    row = _stamp({"graph": graph, "nodes": problem.graph.num_nodes, "devices": devices,
-                  "baselines": _scores(records), "baseline_seconds": {r["method"]: r["search_seconds"]
-                                                                      for r in records},
-                  "go": dataclasses.asdict(go), "hdp_curve": hdp["learning_curve"] if hdp else None,
-                  "hdp_evaluations": hdp["evaluations"] if hdp else None}, start)
-    store.put(key, row)
-    rows.append(row)
+    # A row is two stored parts: the baselines (HDP included), which do not depend on GO's
+    # config, and the GO-one run, keyed by its whole effective config (so a changed default
+    # reruns GO-one only).
+    base_key = _row_key("placement", graph, devices, budget, seed, None, with_hdp=with_hdp)
+    config = go_config(graph, devices, "placement", budget - 1, seed, overrides)
+    go_key = {"suite": "placement_go", "graph": graph, "devices": devices, "budget": budget, "seed": seed,
+              "config": json.loads(config.to_json())}
+    base, go_part = store.get(base_key), store.get(go_key)
+    problem = None
+    if base is None:
+      start = time.perf_counter()
+      if progress:
+        progress(f"{graph} on {devices} devices: baselines")
+      problem = _problem(graph, devices, budget, seed)
+      names = [n for n in PLACEMENT_BASELINES if n != "expert" or problem.expert is not None]
+      if with_hdp:
+        names.append("hdp")
+      records = evaluation.evaluate(problem, baselines.METHODS, names, progress)
+      hdp = next((r for r in records if r["method"] == "hdp" and r.get("learning_curve")), None)
+      base = _stamp({"graph": graph, "nodes": problem.graph.num_nodes, "devices": devices,
+                     "baselines": _scores(records), "baseline_seconds": {r["method"]: r["search_seconds"]
+                                                                         for r in records},
+                     "hdp_curve": hdp["learning_curve"] if hdp else None,
+                     "hdp_evaluations": hdp["evaluations"] if hdp else None}, start)
+      store.put(base_key, base)
+    if go_part is None:
+      start = time.perf_counter()
+      if progress:
+        progress(f"{graph} on {devices} devices: GO-one, {budget} evaluations")
+      problem = problem or _problem(graph, devices, budget, seed)
+      go_part = _stamp({"go": dataclasses.asdict(run_go(problem, config, progress))}, start)
+      store.put(go_key, go_part)
+    rows.append({**base, "go": go_part["go"], "seconds": base["seconds"] + go_part["seconds"],
+                 "finished": max(base["finished"], go_part["finished"])})
   return rows
 
 
@@ -228,7 +239,10 @@ def run_joint(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
   store = store or rows_lib.RowStore(None)
   rows = []
   for graph, devices in graphs:
-    keys = {v: _row_key("joint", graph, devices, budget, seed, overrides, variant=v) for v in variants}
+    # Keyed by each variant's whole effective GO config, so a changed default is recomputed.
+    keys = {v: _row_key("joint", graph, devices, budget, seed,
+                        go_config(graph, devices, JOINT_TASKS[v], budget - 1, seed, overrides), variant=v)
+            for v in variants}
     done = {v: store.get(k) for v, k in keys.items()}
     if all(row is not None for row in done.values()):
       rows += [done[v] for v in variants]
@@ -371,13 +385,14 @@ def render_joint(rows: list[dict[str, Any]], budget: int) -> list[str]:
 
 def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, seconds: float,
            reused: int = 0) -> str:
-  """The whole generated page (``reused``: rows taken from a :class:`RowStore`, computed earlier)."""
+  """The whole generated page (``reused``: stored parts taken from a :class:`RowStore`, computed earlier)."""
   if reused:
     row_minutes = sum(r.get("seconds", 0.0) for r in rows) / 60
     finished = sorted(r["finished"] for r in rows if "finished" in r)
     span = f", finished {finished[0]} to {finished[-1]}" if finished else ""
-    timing = (f"This run: {seconds / 60:.1f} min; {reused} of {len(rows)} rows were computed earlier and reused "
-              f"from the rows folder; all rows together took {row_minutes:.1f} min{span}.")
+    timing = (f"This run: {seconds / 60:.1f} min; {reused} stored parts of these {len(rows)} rows (a row's "
+              f"baselines, its GO-one run) were computed earlier and reused from the rows folder; all rows "
+              f"together took {row_minutes:.1f} min{span}.")
   else:
     timing = f"Total wall-clock: {seconds / 60:.1f} min."
   head = ["# GO-one results (generated)", "",

@@ -18,6 +18,7 @@ def tiny_config():
   config.ppo.num_samples = 4
   config.ppo.num_epochs = 1
   config.ppo.num_minibatches = 1
+  config.imitation.steps = 20
   return config
 
 
@@ -35,14 +36,17 @@ def test_first_reaching():
   assert results_lib.first_reaching(curve, 0.1) is None
 
 
-@pytest.mark.slow  # baselines + HDP + a GO compile: ~3 min on an idle 2-core CPU, ~8 under load
-def test_placement_suite_on_a_toy_graph():
+@pytest.mark.slow  # baselines + HDP + two GO compiles: ~4 min on an idle 2-core CPU, more under load
+def test_placement_suite_on_a_toy_graph(tmp_path):
+  store = rows_lib.RowStore(str(tmp_path / "rows"))
   rows, seconds = results_lib.run("placement", "toy_chains_2x4:2", budget=17, with_hdp=True,
-                                  overrides=tiny_config())
+                                  overrides=tiny_config(), store=store)
   assert seconds > 0 and len(rows) == 1
   row = rows[0]
-  assert row["go"]["evaluations"] == 17  # 4 iterations of 4 vectors + the greedy score
-  assert len(row["go"]["curve"]) == 4
+  # The warm start scores its 5 usable teachers (no expert for a toy graph) and the clone's
+  # argmax; 2 iterations of 4 vectors fit in the remaining 10 of 16; + the greedy score.
+  assert row["go"]["evaluations"] == 6 + 8 + 1
+  assert len(row["go"]["curve"]) == 2
   assert {"single", "heft", "metis"} <= set(row["baselines"])
   # Two chains on two devices: any sensible method beats one device; GO-one's exact time is real.
   assert 0 < row["go"]["step_time"] <= 1.5 * row["baselines"]["single"]
@@ -53,6 +57,14 @@ def test_placement_suite_on_a_toy_graph():
   table_row = next(line for line in page.splitlines() if line.startswith("| toy_chains_2x4 |"))
   go_ms = float(table_row.split("|")[-4])
   assert abs(go_ms - 1e3 * row["go"]["step_time"]) < 1e-3 * go_ms + 0.05
+  # Another GO config reuses the stored baselines and reruns GO-one only.
+  other = tiny_config()
+  other.imitation.steps = 0
+  again = rows_lib.RowStore(str(tmp_path / "rows"))
+  rows_again, _ = results_lib.run("placement", "toy_chains_2x4:2", budget=17, with_hdp=True, overrides=other,
+                                  store=again)
+  assert again.reused == 1 and rows_again[0]["baselines"] == json.loads(json.dumps(row["baselines"]))
+  assert rows_again[0]["go"]["evaluations"] == 4 * 4 + 1
 
 
 def test_row_store_reuses_only_rows_of_the_same_settings(tmp_path):
@@ -78,7 +90,7 @@ def test_joint_suite_one_variant(tmp_path):
   rows_again, _ = results_lib.run("joint", "toy_chains_2x4:2", budget=9, overrides=tiny_config(),
                                   variants=("fusion",), store=again)
   assert again.reused == 1 and rows_again == json.loads(json.dumps(rows)) and rows[0]["seconds"] > 0
-  assert "1 of 1 rows were computed earlier" in results_lib.render("joint", rows_again, 9, "cmd", 0.1, 1)
+  assert "1 stored parts of these 1 rows" in results_lib.render("joint", rows_again, 9, "cmd", 0.1, 1)
   assert [r["variant"] for r in rows] == ["fusion"]
   assert set(rows[0]["baselines"]) == {"xla_fusion", "fuse_all"}
   page = results_lib.render("joint", rows, 9, "cmd", seconds)
