@@ -35,6 +35,8 @@ def get_model_config() -> ml_collections.ConfigDict:
       the order of :data:`ALL_TASKS`.
     remat: rematerialise activations (per GNN hop and per segment) in the
       backward pass, trading compute for memory on large graphs.
+    position_frequencies: sinusoidal frequencies of each node's absolute place in
+      the topological order, projected and added to the trunk's input (0: off).
   """
   config = ml_collections.ConfigDict()
   config.hidden_size = 128
@@ -49,6 +51,9 @@ def get_model_config() -> ml_collections.ConfigDict:
   config.max_devices = 8
   config.tasks = ALL_TASKS
   config.remat = True
+  # Sinusoidal absolute position in the topological order added to the trunk's input
+  # (policy.AbsolutePosition); 0 = off, as the shipped checkpoint was trained.
+  config.position_frequencies = 0
   return config
 
 

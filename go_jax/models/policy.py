@@ -89,6 +89,28 @@ def _categorical_stats(logits: jax.Array, actions: jax.Array) -> tuple[jax.Array
   return chosen, entropy
 
 
+class AbsolutePosition(nn.Module):
+  """(Np, H) embedding of each node's absolute place in the topological order.
+
+  The attention sees relative positions only, and the node features carry
+  position as one scalar (relative level), so nodes of repeated layers look
+  alike. Placements that split a model by layer (the human experts') need the
+  absolute place: ``p = index / num_real`` in [0, 1), encoded as
+  ``sin, cos(pi 2^k p)`` for ``k < frequencies``, projected to H, zero at padding.
+  """
+
+  hidden_size: int
+  frequencies: int
+
+  @nn.compact
+  def __call__(self, sequence_mask: jax.Array) -> jax.Array:
+    num_real = jnp.maximum(sequence_mask.sum(), 1)
+    place = jnp.arange(sequence_mask.shape[0]) / num_real  # (Np,)
+    angles = jnp.pi * place[:, None] * (2.0 ** jnp.arange(self.frequencies))[None, :]
+    encoding = jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
+    return nn.Dense(self.hidden_size)(encoding) * sequence_mask[:, None]
+
+
 class PolicyNetwork(nn.Module):
   """The GO policy and value network for one padded graph. Build it with :func:`make_policy`.
 
@@ -107,6 +129,7 @@ class PolicyNetwork(nn.Module):
   max_devices: int
   tasks: tuple[str, ...]
   remat: bool = False
+  position_frequencies: int = 0
 
   def _stack(self, num_layers: int, name: str) -> attention.SegmentRecurrentStack:
     return attention.SegmentRecurrentStack(
@@ -160,6 +183,9 @@ class PolicyNetwork(nn.Module):
     inverse = jnp.argsort(order)
     sequence = encoding.node_embeddings[order]  # (Np, H), topological order
     sequence_mask = masks.node_mask[order]
+    if self.position_frequencies:
+      sequence = sequence + AbsolutePosition(self.hidden_size, self.position_frequencies,
+                                             name="absolute_position")(sequence_mask)
 
     num_gates = self.num_attention_layers + len(config_lib.ALL_TASKS)
     # Zero-initialised so every gate starts at exactly 1 (no modulation).
@@ -242,7 +268,8 @@ def make_policy(config: ml_collections.ConfigDict) -> PolicyNetwork:
       num_attention_layers=config.num_attention_layers, num_heads=config.num_heads,
       ffn_multiplier=config.ffn_multiplier, segment_length=config.segment_length,
       memory_length=config.memory_length, num_priority_levels=config.num_priority_levels,
-      max_devices=config.max_devices, tasks=tuple(config.tasks), remat=config.remat)
+      max_devices=config.max_devices, tasks=tuple(config.tasks), remat=config.remat,
+      position_frequencies=int(config.get("position_frequencies", 0)))
 
 
 # ---------------------------------------------------------------------------

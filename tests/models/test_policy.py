@@ -211,3 +211,27 @@ def test_many_vectors_share_one_encoding_and_match_one_at_a_time(setup):
       np.testing.assert_allclose(getattr(one.entropy, field), getattr(again.entropy, field)[k],
                                  rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(one.value, again.value, rtol=1e-5, atol=1e-6)
+
+
+def test_absolute_position_features():
+  """Off by default (the shipped checkpoint has no such parameters); on, it tells apart nodes that
+  differ only in where they sit in the topological order."""
+  graph, graphs = _graphs_tuple(45, seed=0)
+  config = config_lib.get_test_config()
+  assert config.position_frequencies == 0
+  off = policy.make_policy(config)
+  assert "absolute_position" not in _jit(functools.partial(policy.init_params, off))(
+      jax.random.key(0), graphs)["params"]
+  config.position_frequencies = 4
+  network = policy.make_policy(config)
+  params = _jit(functools.partial(policy.init_params, network))(jax.random.key(0), graphs)
+  kernel = params["params"]["absolute_position"]["Dense_0"]["kernel"]
+  chex.assert_shape(kernel, (2 * 4, config.hidden_size))
+  module = policy.AbsolutePosition(config.hidden_size, 4)
+  position = module.apply({"params": params["params"]["absolute_position"]},
+                          jnp.arange(_NUM_NODES) < graph.num_nodes)
+  chex.assert_shape(position, (_NUM_NODES, config.hidden_size))
+  # Distinct places get distinct embeddings; padding gets none.
+  real = np.asarray(position[: graph.num_nodes])
+  assert len({tuple(np.round(row, 6)) for row in real}) == graph.num_nodes
+  np.testing.assert_array_equal(np.asarray(position[graph.num_nodes:]), 0.0)

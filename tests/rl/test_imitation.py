@@ -51,6 +51,7 @@ def test_teacher_errors_name_the_problem(problem):
     imitation.teacher(problem, ["expert"], num_devices=4)
 
 
+@pytest.mark.slow  # ~1 min: compiles the cloning loop and the greedy pass
 def test_cloning_reproduces_the_teacher(problem):
   config = make_config()
   network, it_config = train.make_network(config), train.iteration_config(config)
