@@ -19,7 +19,9 @@ number comes from a run of this module; nothing is hard-coded.
 **Rows are resumable** (:class:`experiments.rows.RowStore`): with ``rows_dir`` every finished
 row (one graph and device count; in the joint suite, one task variant too) is
 written to its own JSON file there, keyed by everything that determines it
-(suite, graph, devices, variant, budget, seed, HDP on/off, the GO-one config).
+(suite, graph, devices, variant, budget, seed, HDP on/off, the whole effective
+GO-one config). A placement row is stored as two parts, its baselines (keyed
+without a GO config) and its GO-one run, so a changed GO default reruns GO-one only.
 A later run with the same ``rows_dir`` reuses rows whose key matches and
 computes the rest, so the full suites (15-25 hours of a 2-core CPU for the
 placement suite) can be run in pieces, across sessions or machines sharing the
@@ -199,8 +201,7 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
     # reruns GO-one only).
     base_key = _row_key("placement", graph, devices, budget, seed, None, with_hdp=with_hdp)
     config = go_config(graph, devices, "placement", budget - 1, seed, overrides)
-    go_key = {"suite": "placement_go", "graph": graph, "devices": devices, "budget": budget, "seed": seed,
-              "config": json.loads(config.to_json())}
+    go_key = _row_key("placement_go", graph, devices, budget, seed, config)
     base, go_part = store.get(base_key), store.get(go_key)
     problem = None
     if base is None:

@@ -23,8 +23,8 @@ reported, never the teacher's placement itself.
 
 **Consequence for reading results.** A GO-one row with imitation cannot end
 worse than what the network reproduces of its teacher; its win over the best
-baseline is what PPO adds on top (``TrainResult.teacher_step_time`` keeps the
-teacher's time so tables can show the gain).
+baseline is what PPO adds on top (``TrainResult.teacher`` keeps the teacher's
+name and step time, and the results notes show them).
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class Teacher(NamedTuple):
     placement: (N,) int32 device per node.
     step_time: seconds, exact (reference simulator, default priorities, no fusion).
     oom: whether it runs out of memory.
-    evaluations: exact simulator evaluations spent choosing it (one per candidate scored).
+    evaluations: simulator evaluations spent choosing it: one per candidate scored, plus
+      whatever the candidates' own methods spent (0 for constructive heuristics).
   """
 
   name: str
