@@ -35,7 +35,7 @@ _CLUSTER = flags.DEFINE_string("cluster", DEFAULT_CLUSTER, "Cluster preset name 
 _METHODS = flags.DEFINE_list("methods", ["heuristics"], "Baselines to compare, 'heuristics', 'all' or names.")
 _BUDGET = flags.DEFINE_integer("budget", 1000, "Simulator evaluations per search method.")
 _GO = flags.DEFINE_boolean("go", True, "Train GO-one first (--nogo: the baselines only).")
-_ITERATIONS = flags.DEFINE_integer("iterations", 80, "PPO iterations of GO-one.")
+_ITERATIONS = flags.DEFINE_integer("iterations", 40, "PPO iterations of GO-one.")
 _TASKS = flags.DEFINE_string("tasks", "placement", "GO's tasks: a comma-separated subset of "
                              "placement,scheduling,fusion.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of GO-one and of stochastic baselines.")
@@ -48,7 +48,7 @@ def go_config(graph: str, cluster: str, iterations: int, tasks: str, seed: int):
   config.num_iterations = iterations
   # Iterations bound the run; the budget leaves room for the imitation warm start's
   # scoring of its teachers and of the clone (a few evaluations).
-  config.budget = iterations * config.ppo.num_samples + 100
+  config.budget = iterations * (config.ppo.num_samples + config.pathwise.steps + 1) + 100
   config.patience = 0
   return config
 

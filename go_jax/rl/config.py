@@ -12,6 +12,10 @@ Fields (override on the command line, e.g. ``--config.ppo.clip_epsilon=0.1``):
   imitation: warm start (:mod:`go_jax.rl.imitation`): ``steps`` Adam steps (0 = off) at
     ``learning_rate`` cloning the best of the placement heuristics ``teachers`` (comma-separated
     method names) before PPO, with an ``entropy`` bonus weight that keeps the clone exploring.
+  pathwise: relaxed-simulator descent through the policy (:mod:`go_jax.rl.pathwise`): ``steps``
+    Adam steps before each PPO iteration (0 = off), smooth-max temperature annealed from
+    ``start_smoothing`` to ``end_smoothing`` (fractions of the reference step time) over
+    ``anneal_iterations``.
   num_iterations: at most this many PPO iterations.
   budget: at most this many simulator evaluations (sampled decision vectors).
   patience: stop after this many iterations without a better decision vector (0 = never).
@@ -107,6 +111,17 @@ def get_default_config() -> ml_collections.ConfigDict:
   config.imitation.learning_rate = 3e-3
   config.imitation.entropy = 0.0
   config.imitation.teachers = "expert,metis,heft,m_etf,contiguous,single"
+
+  # Pathwise descent through the relaxed simulator (go_jax/rl/pathwise.py) before
+  # each PPO iteration; each relaxed step counts as one evaluation. Budget 1280,
+  # 4 x V100 (docs/go_one_tuning.md): txl_4 275.6 ms (PPO after imitation) ->
+  # 243.8 ms with 16 steps, 242.9 ms with 48; wavenet_2x18 42.69 -> 42.02 ms with
+  # 16 steps but 47.05 ms with 48 (too few PPO iterations left).
+  config.pathwise = ml_collections.ConfigDict()
+  config.pathwise.steps = 16
+  config.pathwise.start_smoothing = 1e-3
+  config.pathwise.end_smoothing = 1e-5
+  config.pathwise.anneal_iterations = 60
 
   config.num_iterations = 300
   config.budget = 4800

@@ -44,6 +44,7 @@ from go_jax.models import policy
 from go_jax.rl import imitation
 from go_jax.rl import iteration
 from go_jax.rl import losses
+from go_jax.rl import pathwise
 from go_jax.rl import rewards
 from go_jax.rl import toy_graphs
 import simulator
@@ -69,7 +70,8 @@ class TrainResult:
     greedy_oom: whether ``greedy`` runs out of memory.
     reference_step_time: seconds, :func:`go_jax.rl.rewards.reference_step_time`.
     reference_name: which heuristic gave the reference.
-    evaluations: decision vectors simulated in training (sampled ones only).
+    evaluations: simulator evaluations spent: the imitation teacher's, sampled vectors,
+      argmaxes scored, and relaxed steps (:mod:`go_jax.rl.pathwise`), one each.
     iterations: PPO iterations done.
     seconds: wall-clock of this :func:`train` call (s): set-up, compilation,
       iterations and the exact re-scoring, i.e. GO-one's search time.
@@ -115,7 +117,9 @@ def format_progress(step: int, metrics: dict[str, float], total: int | None = No
 def planned_iterations(config: ml_collections.ConfigDict, budget: int | None = None) -> int:
   """Iterations a fresh run of ``config`` does at most (``num_iterations`` and the evaluation budget)."""
   budget = int(config.budget if budget is None else budget)
-  return min(int(config.num_iterations), budget // int(config.ppo.num_samples))
+  relaxed = pathwise_config(config)
+  per_iteration = int(config.ppo.num_samples) + (relaxed.steps + 1 if relaxed.steps > 0 else 0)
+  return min(int(config.num_iterations), budget // per_iteration)
 
 
 def tasks_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -148,6 +152,16 @@ def iteration_config(config: ml_collections.ConfigDict) -> iteration.IterationCo
                              normalize_advantages=bool(ppo.normalize_advantages)),
       reward=rewards.RewardConfig(oom_factor=float(config.reward.oom_factor),
                                   overflow_weight=float(config.reward.overflow_weight)))
+
+
+def pathwise_config(config: ml_collections.ConfigDict) -> pathwise.PathwiseConfig:
+  """The static :class:`go_jax.rl.pathwise.PathwiseConfig` of ``config`` (off when it has no ``pathwise``)."""
+  if "pathwise" not in config:
+    return pathwise.PathwiseConfig()
+  section = config.pathwise
+  return pathwise.PathwiseConfig(steps=int(section.steps), start_smoothing=float(section.start_smoothing),
+                                 end_smoothing=float(section.end_smoothing),
+                                 anneal_iterations=int(section.anneal_iterations))
 
 
 def load_problem(config: ml_collections.ConfigDict) -> evaluation.Problem:
@@ -251,8 +265,13 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
     logging.info("resumed from checkpoint at iteration %d", step)
   elif "imitation" in config and int(config.imitation.steps) > 0:
     state, teacher = _warm_start(config, problem, network, it_config, batch, state, num_devices)
+  relaxed = pathwise_config(config)
+  surrogate = None
+  if relaxed.steps > 0:  # calibrated on the best decisions so far (single device before any)
+    surrogate = pathwise.surrogate_data(problem, _unpad(state.best_decisions, graph.num_nodes).placement)
+    state = state.replace(evaluations=state.evaluations + 1)
   budget = int(config.budget if budget is None else budget)
-  per_iteration = it_config.num_samples
+  per_iteration = it_config.num_samples + (relaxed.steps + 1 if relaxed.steps > 0 else 0)
   last_iteration = min(int(config.num_iterations), int(state.step) + max(
       0, (budget - int(state.evaluations)) // per_iteration))
   history = []
@@ -262,9 +281,13 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
     if config.patience and int(state.step) - int(state.best_iteration) >= config.patience:
       logging.info("converged: no better decisions for %d iterations", config.patience)
       break
+    relaxed_metrics = {}
+    if surrogate is not None:
+      state, relaxed_metrics = pathwise.descend(state, batch, surrogate, network=network, config=relaxed,
+                                                it_config=it_config)
     state, metrics = iteration.train_iteration(state, batch, network=network, config=it_config)
     step = int(state.step)
-    metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
+    metrics = {name: float(value) for name, value in jax.device_get({**metrics, **relaxed_metrics}).items()}
     now = time.perf_counter()
     wall = now - start
     if step == first_step + 1:  # the first iteration includes compilation: rates start after it
