@@ -36,6 +36,8 @@ _BUDGET = flags.DEFINE_integer("budget", 4800, "Simulator evaluations of GO-one 
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of GO-one and of the stochastic baselines.")
 _HDP = flags.DEFINE_boolean("hdp", True, "Run HDP in the placement suite (--nohdp: skip it and the "
                             "convergence table).")
+_SEARCH = flags.DEFINE_boolean("search", True, "Run the search baselines (BRKGA, relaxed gradient) in the "
+                               "placement suite with GO-one's budget (--nosearch: skip them).")
 _OUT = flags.DEFINE_string("out", "docs/results.md", "Markdown file to write ('' = stdout only).")
 _ROWS_DIR = flags.DEFINE_string("rows_dir", None, "Folder keeping every finished row as JSON; a rerun with the "
                                 "same folder and settings reuses them (run the suites in pieces).")
@@ -47,7 +49,8 @@ def main(argv):
   del argv
   store = rows_lib.RowStore(_ROWS_DIR.value, evaluate_lib.log)
   rows, seconds = results_lib.run(_SUITE.value, _GRAPHS.value, _BUDGET.value, _SEED.value, _HDP.value,
-                                  _CONFIG.value, progress=evaluate_lib.log, store=store)
+                                  _CONFIG.value, progress=evaluate_lib.log, store=store,
+                                  with_search=_SEARCH.value)
   command = "python -m experiments.results " + " ".join(sys.argv[1:])
   page = results_lib.render(_SUITE.value, rows, _BUDGET.value, command, seconds, store.reused)
   if _OUT.value:

@@ -4,7 +4,8 @@ Two suites, each rendered as a generated markdown page (``docs/results.md``):
 
 * ``placement``: for every (workload, devices) pair, GO-one (placement only,
   ``budget`` simulator evaluations) next to the human expert, METIS, HEFT,
-  the other constructive heuristics and HDP (same budget). All step times are
+  the other constructive heuristics, HDP, and the search baselines BRKGA and
+  relaxed-gradient descent (all three with the same budget). All step times are
   scored by the exact reference simulator. The convergence table compares
   GO-one with HDP: evaluations and wall-clock seconds each needed to reach
   HDP's final quality (the paper's "15x faster convergence" claim).
@@ -20,8 +21,9 @@ number comes from a run of this module; nothing is hard-coded.
 row (one graph and device count; in the joint suite, one task variant too) is
 written to its own JSON file there, keyed by everything that determines it
 (suite, graph, devices, variant, budget, seed, HDP on/off, the whole effective
-GO-one config). A placement row is stored as two parts, its baselines (keyed
-without a GO config) and its GO-one run, so a changed GO default reruns GO-one only.
+GO-one config). A placement row is stored as three parts, its constructive baselines and HDP,
+its search baselines (both keyed without a GO config) and its GO-one run, so a changed GO
+default reruns GO-one only.
 A later run with the same ``rows_dir`` reuses rows whose key matches and
 computes the rest, so the full suites (15-25 hours of a 2-core CPU for the
 placement suite) can be run in pieces, across sessions or machines sharing the
@@ -68,6 +70,8 @@ JOINT_TASKS: dict[str, str] = {"placement": "placement", "scheduling": "scheduli
 
 #: Placement baselines (constructive; the search baseline HDP is added with the suite's budget).
 PLACEMENT_BASELINES = ("single", "expert", "metis", "heft", "m_topo", "m_etf", "contiguous")
+#: Search baselines of the placement suite, run with GO-one's budget (a stored part of their own).
+PLACEMENT_SEARCH = ("brkga", "gradient")
 
 #: Per joint task: the heuristics GO is compared with (besides the default).
 JOINT_BASELINES: dict[str, tuple[str, ...]] = {
@@ -191,7 +195,8 @@ def _stamp(row: dict[str, Any], start: float) -> dict[str, Any]:
 
 def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0, with_hdp: bool = True,
                   overrides: ml_collections.ConfigDict | None = None,
-                  progress: Progress | None = None, store: rows_lib.RowStore | None = None) -> list[dict[str, Any]]:
+                  progress: Progress | None = None, store: rows_lib.RowStore | None = None,
+                  with_search: bool = True) -> list[dict[str, Any]]:
   """Runs the placement suite; one row per (graph, devices) (see :func:`render`)."""
   store = store or rows_lib.RowStore(None)
   rows = []
@@ -202,7 +207,9 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
     base_key = _row_key("placement", graph, devices, budget, seed, None, with_hdp=with_hdp)
     config = go_config(graph, devices, "placement", budget - 1, seed, overrides)
     go_key = _row_key("placement_go", graph, devices, budget, seed, config)
+    search_key = _row_key("placement_search", graph, devices, budget, seed, None) if with_search else None
     base, go_part = store.get(base_key), store.get(go_key)
+    search = store.get(search_key) if with_search else {"baselines": {}, "baseline_seconds": {}, "seconds": 0.0}
     problem = None
     if base is None:
       start = time.perf_counter()
@@ -220,6 +227,15 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
                      "hdp_curve": hdp["learning_curve"] if hdp else None,
                      "hdp_evaluations": hdp["evaluations"] if hdp else None}, start)
       store.put(base_key, base)
+    if search is None:
+      start = time.perf_counter()
+      if progress:
+        progress(f"{graph} on {devices} devices: search baselines, {budget} evaluations each")
+      problem = problem or _problem(graph, devices, budget, seed)
+      records = evaluation.evaluate(problem, baselines.METHODS, list(PLACEMENT_SEARCH), progress)
+      search = _stamp({"baselines": _scores(records),
+                       "baseline_seconds": {r["method"]: r["search_seconds"] for r in records}}, start)
+      store.put(search_key, search)
     if go_part is None:
       start = time.perf_counter()
       if progress:
@@ -227,8 +243,11 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
       problem = problem or _problem(graph, devices, budget, seed)
       go_part = _stamp({"go": dataclasses.asdict(run_go(problem, config, progress))}, start)
       store.put(go_key, go_part)
-    rows.append({**base, "go": go_part["go"], "seconds": base["seconds"] + go_part["seconds"],
-                 "finished": max(base["finished"], go_part["finished"])})
+    parts = [base, search, go_part]
+    rows.append({**base, "baselines": {**base["baselines"], **search["baselines"]},
+                 "baseline_seconds": {**base["baseline_seconds"], **search["baseline_seconds"]},
+                 "go": go_part["go"], "seconds": sum(p["seconds"] for p in parts),
+                 "finished": max(p["finished"] for p in parts if "finished" in p)})
   return rows
 
 
@@ -314,9 +333,11 @@ def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
          "`GO / best` < 1 means GO-one is faster than the best baseline of the row.", "",
          "GO-one starts with the imitation warm start of its config (`go_jax/rl/imitation.py`; on by "
          "default): it clones the best constructive heuristic placement, scoring each candidate against "
-         "the budget, then PPO improves on the clone. Only the policy's own decisions are reported, so a "
-         "win over the best baseline is what PPO added to (or an imperfect clone lost from) that "
-         "heuristic.", "",
+         "the budget. Each PPO iteration is then preceded by pathwise steps (`go_jax/rl/pathwise.py`; on "
+         "by default): Adam on the policy's parameters through the relaxed simulator, the objective the "
+         "`gradient` baseline descends on free per-node logits; each relaxed step counts as one "
+         "evaluation, as it does for `gradient`. Only the policy's own decisions (samples and argmaxes) "
+         "are reported, never the teacher's.", "",
          "| graph | nodes | devices | " + " | ".join(methods) + " | GO-one | GO / best | GO / expert |",
          "|---|---:|---:|" + "---:|" * (len(methods) + 3)]
   wins, losses = [], []
@@ -420,8 +441,8 @@ def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, se
 
 def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int = 0, with_hdp: bool = True,
         overrides: ml_collections.ConfigDict | None = None, progress: Progress | None = None,
-        variants: Sequence[str] = tuple(JOINT_TASKS), store: rows_lib.RowStore | None = None
-        ) -> tuple[list[dict[str, Any]], float]:
+        variants: Sequence[str] = tuple(JOINT_TASKS), store: rows_lib.RowStore | None = None,
+        with_search: bool = True) -> tuple[list[dict[str, Any]], float]:
   """Runs ``suite`` (``placement`` or ``joint``); returns the rows and the wall-clock seconds.
 
   Args:
@@ -430,6 +451,7 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
     budget: simulator evaluations of each GO-one run (and of HDP).
     seed: seed of GO-one and the stochastic baselines.
     with_hdp: placement suite: run HDP and the convergence comparison.
+    with_search: placement suite: run the search baselines :data:`PLACEMENT_SEARCH`.
     overrides: a full GO-one config whose fields replace the defaults (graph,
       cluster, devices, tasks, seed and budget are then set per run).
     progress: called with one line per stage.
@@ -449,7 +471,7 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
       raise errors.InputError(f"--graphs: {devices} devices is not in 1..8")
   start = time.perf_counter()
   if suite == "placement":
-    rows = run_placement(parsed, budget, seed, with_hdp, overrides, progress, store)
+    rows = run_placement(parsed, budget, seed, with_hdp, overrides, progress, store, with_search)
   else:
     rows = run_joint(parsed, budget, seed, overrides, progress, variants, store)
   return rows, time.perf_counter() - start

@@ -23,4 +23,5 @@ def get_config():
   config.baselines = "single,contiguous,heft"
   config.baseline_budget = 100
   config.imitation.steps = 0  # tests/rl/test_imitation.py covers the warm start
+  config.pathwise.steps = 0  # tests/rl/test_pathwise.py covers the relaxed descent
   return config
