@@ -17,6 +17,7 @@ from go_jax import baselines
 from go_jax import errors
 from go_jax import evaluation
 from go_jax.graph import loading
+from go_jax.rl import method as go_method
 
 TABLE_COLUMNS = ("method", "step_ms", "vs_single", "vs_expert", "peak_gib", "oom", "step/LB",
                  "evals", "search_s")
@@ -49,7 +50,8 @@ def run(graphs: Sequence[str], cluster_spec: str | None, methods: Sequence[str],
   ``checkpoint`` (a trained GO policy's directory) is passed to every
   :class:`go_jax.evaluation.Problem`; None means the policy shipped in the repo.
   ``store`` keeps each finished (graph, cluster, method) record and reuses it
-  when a later run asks for the same settings (budget, seed, checkpoint), so a
+  when a later run asks for the same settings (budget, seed, checkpoint, and for
+  ``go_one`` its default config), so a
   long ``--methods=all`` run can be stopped and resumed.
   """
   store = store or rows_lib.RowStore(None)
@@ -69,6 +71,8 @@ def run(graphs: Sequence[str], cluster_spec: str | None, methods: Sequence[str],
     for name in names:
       key = {"suite": "evaluate", "graph": spec, "devices": f"{cluster.name}-{cluster.num_devices}",
              "variant": name, "budget": budget, "seed": seed, "checkpoint": checkpoint}
+      if name == "go_one":  # its record also depends on GO-one's default config, which evolves
+        key["config"] = json.loads(go_method.default_config().to_json())
       record = store.get(key)
       if record is None:
         [record] = evaluation.evaluate(problem, baselines.METHODS, [name], progress)

@@ -20,12 +20,18 @@ from go_jax.rl import config as rl_config
 from go_jax.rl import train
 
 
+def default_config() -> ml_collections.ConfigDict:
+  """The GO-one config ``go_one`` trains with by default: the default config, placement only."""
+  config = rl_config.get_default_config()
+  config.tasks = "placement"  # compared with placement baselines
+  return config
+
+
 def go_one(problem: evaluation.Problem, config: ml_collections.ConfigDict | None = None
            ) -> evaluation.MethodOutput:
   """Trains GO-one within ``problem.budget`` simulator evaluations; returns its best decisions."""
   if config is None:
-    config = rl_config.get_default_config()
-    config.tasks = "placement"  # compared with placement baselines
+    config = default_config()
   config = ml_collections.ConfigDict(config.to_dict())
   config.seed = problem.seed
   if problem.budget < config.ppo.num_samples + 1:
