@@ -21,9 +21,10 @@ def test_main_trains_go_and_prints_it_next_to_the_baselines():
   methods = [line.split()[0] for line in lines if line.split()]
   for name in ("single", "heft", "go_one", "go_one_greedy"):
     assert name in methods, out.stdout
-  # The go_one note: 3 iterations x 16 samples, after the warm start scored its usable teachers
-  # (all but expert, which a toy graph lacks) and the clone's argmax.
-  assert "3 PPO iterations, 54 simulator evaluations; warm start: cloned" in out.stdout, out.stdout
+  # The go_one note: the warm start scored its 5 usable teachers (all but expert, which a toy
+  # graph lacks) and the clone's argmax; the relaxed objective's calibration; then 3 iterations
+  # of 16 relaxed steps, the argmax and 16 samples.
+  assert "3 PPO iterations, 106 simulator evaluations; warm start: cloned" in out.stdout, out.stdout
 
 
 def test_main_baselines_only_and_bad_tasks():
