@@ -329,7 +329,7 @@ def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
   methods = list(dict.fromkeys(m for r in rows for m in r["baselines"]))
   out = ["## Placement", "",
          f"GO-one trains a fresh policy on each graph (placement only, {budget} simulator evaluations); "
-         "HDP gets the same budget. Step times in ms (exact reference simulator); OOM or unavailable: `-`. "
+         "HDP, BRKGA and the relaxed-gradient search get the same budget. Step times in ms (exact reference simulator); OOM or unavailable: `-`. "
          "`GO / best` < 1 means GO-one is faster than the best baseline of the row.", "",
          "GO-one starts with the imitation warm start of its config (`go_jax/rl/imitation.py`; on by "
          "default): it clones the best constructive heuristic placement, scoring each candidate against "
@@ -426,7 +426,7 @@ def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, se
     finished = sorted(r["finished"] for r in rows if "finished" in r)
     span = f", finished {finished[0]} to {finished[-1]}" if finished else ""
     timing = (f"This run: {seconds / 60:.1f} min; {reused} stored parts of these {len(rows)} rows (a row's "
-              f"baselines, its GO-one run) were computed earlier and reused from the rows folder; all rows "
+              f"constructive baselines and HDP, its search baselines, its GO-one run) were computed earlier and reused from the rows folder; all rows "
               f"together took {row_minutes:.1f} min{span}.")
   else:
     timing = f"Total wall-clock: {seconds / 60:.1f} min."
