@@ -116,7 +116,9 @@ def get_default_config() -> ml_collections.ConfigDict:
   # each PPO iteration; each relaxed step counts as one evaluation. Budget 1280,
   # 4 x V100 (docs/go_one_tuning.md): txl_4 275.6 ms (PPO after imitation) ->
   # 243.8 ms with 16 steps, 242.9 ms with 48; wavenet_2x18 42.69 -> 42.02 ms with
-  # 16 steps but 47.05 ms with 48 (too few PPO iterations left).
+  # 16 steps but 47.05 ms with 48 (too few PPO iterations left). The 48-step runs:
+  # python -m experiments.results --suite=placement --graphs=txl_4:4 --budget=1280
+  #   --nohdp --nosearch --config.pathwise.steps=48 --out=/tmp/p48.md
   config.pathwise = ml_collections.ConfigDict()
   config.pathwise.steps = 16
   config.pathwise.start_smoothing = 1e-3
