@@ -47,6 +47,7 @@ def test_placement_log_probs_are_the_sampling_distribution(setup):
                              rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # ~1 min: compiles the descent (tests/experiments/test_train_cli.py runs it in the default suite)
 def test_descend_lowers_the_relaxed_step_time_and_counts_its_evaluations(setup):
   problem, network, it_config, batch, state = setup
   data = pathwise.surrogate_data(problem, np.zeros(problem.graph.num_nodes, np.int32))
