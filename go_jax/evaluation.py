@@ -65,6 +65,16 @@ class Problem:
       return self.cluster
     return cluster_lib.first_devices(self.cluster, leading)
 
+  def default_decisions(self) -> simulator.Decisions:
+    """The default the scheduling, fusion and joint comparisons start from (N,).
+
+    The human-expert placement (one device when none is known), equal
+    priorities (level order, the static form of TensorFlow's FIFO ready
+    queues) and no fusion. Scheduling and fusion baselines keep its
+    placement; GO keeps its decisions for the tasks it does not decide.
+    """
+    return simulator.default_decisions(self.graph.num_nodes, self.expert)
+
 
 @dataclasses.dataclass(frozen=True)
 class MethodOutput:

@@ -63,9 +63,7 @@ def metis_method(problem: evaluation.Problem) -> evaluation.MethodOutput:
 
 def base_placement(problem: evaluation.Problem) -> np.ndarray:
   """The placement scheduling/fusion baselines keep: the human expert's, else single device."""
-  if problem.expert is not None:
-    return np.asarray(problem.expert, np.int32)
-  return np.zeros(problem.graph.num_nodes, np.int32)
+  return problem.default_decisions().placement
 
 
 def _scheduling_method(priorities: Callable[..., np.ndarray]):

@@ -5,17 +5,20 @@ Fields (override on the command line, e.g. ``--config.ppo.clip_epsilon=0.1``):
   graph: a workload name, a graph file or a :data:`go_jax.rl.toy_graphs.TOY_GRAPHS` name.
   cluster: a cluster preset or JSON file ("" = the graph's own cluster, else v100x4).
   devices: use the first ``devices`` devices of the cluster (0 = all).
-  tasks: comma-separated subset of placement,scheduling,fusion.
+  tasks: comma-separated subset of placement,scheduling,fusion. Tasks left out keep the
+    problem's default decisions (:meth:`go_jax.evaluation.Problem.default_decisions`: the
+    expert placement, else one device; level order; no fusion).
   model: :func:`go_jax.models.config.get_model_config` (its ``tasks`` is replaced by ``tasks``).
   ppo: :class:`go_jax.rl.iteration.IterationConfig` and :class:`go_jax.rl.losses.LossConfig` fields.
   reward: :class:`go_jax.rl.rewards.RewardConfig` fields.
   imitation: warm start (:mod:`go_jax.rl.imitation`): ``steps`` Adam steps (0 = off) at
     ``learning_rate`` cloning the best of the placement heuristics ``teachers`` (comma-separated
     method names) before PPO, with an ``entropy`` bonus weight that keeps the clone exploring.
+    Placement only: skipped when placement is not among ``tasks``.
   pathwise: relaxed-simulator descent through the policy (:mod:`go_jax.rl.pathwise`): ``steps``
     Adam steps before each PPO iteration (0 = off), smooth-max temperature annealed from
     ``start_smoothing`` to ``end_smoothing`` (fractions of the reference step time) over
-    ``anneal_iterations``.
+    ``anneal_iterations``. Placement only: off when placement is not among ``tasks``.
   num_iterations: at most this many PPO iterations.
   budget: at most this many simulator evaluations (sampled decision vectors).
   patience: stop after this many iterations without a better decision vector (0 = never).

@@ -8,7 +8,8 @@
    and runs only the action-dependent task layers per vector;
 2. map them to simulator decisions (:func:`to_sim_decisions`: colocation
    groups follow their leader, priority levels become priorities, fusion
-   requests become bools) and score them with
+   requests become bools; a task the policy does not decide takes the
+   graph's ``GraphBatch.base`` decisions) and score them with
    :func:`simulator.simulate_batch`;
 3. reward them (:mod:`go_jax.rl.rewards`), subtract a per-graph baseline (the
    mean reward of the graph's ``K`` samples, or the value head), and track the
@@ -35,6 +36,7 @@ import optax
 from go_jax.baselines import objective as objective_lib
 from go_jax.graph import features
 from go_jax.graph import graph as graph_lib
+from go_jax.models import config as model_config
 from go_jax.models import policy
 from go_jax.rl import losses
 from go_jax.rl import rewards
@@ -85,6 +87,9 @@ class GraphBatch(NamedTuple):
     leader: (G, Np) int32, the node whose device each node takes (colocation).
     reference_step_time: (G,) seconds, :func:`go_jax.rl.rewards.reference_step_time`.
     upper_bound: (G,) seconds above any step time (ranks OOM samples after feasible ones).
+    base: simulator decisions with (G, Np) leaves for the tasks the policy does not decide
+      (e.g. the expert placement when GO decides scheduling only); default one device, equal
+      priorities, no fusion.
   """
 
   graphs: jraph.GraphsTuple
@@ -95,6 +100,7 @@ class GraphBatch(NamedTuple):
   leader: jax.Array
   reference_step_time: jax.Array
   upper_bound: jax.Array
+  base: simulator.Decisions
 
 
 @flax.struct.dataclass
@@ -128,7 +134,8 @@ class TrainState:
 
 def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: cluster_lib.Cluster,
                      num_devices: int | Sequence[int], reference_step_times: Sequence[float],
-                     num_nodes: int | None = None, num_edges: int | None = None) -> GraphBatch:
+                     num_nodes: int | None = None, num_edges: int | None = None,
+                     base: Sequence[simulator.Decisions | None] | None = None) -> GraphBatch:
   """Pads ``graphs`` to one bucket and builds the jit inputs (host side, numpy).
 
   Args:
@@ -140,14 +147,18 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
     num_nodes: padded node count Np (> every N; default: the largest graph's bucket).
       Fixed sizes let every batch of a bucket share one compilation (pretraining).
     num_edges: padded edge count Ep (>= every E; default: the largest graph's bucket).
+    base: per graph, (N,) decisions for the tasks the policy does not decide
+      (:attr:`GraphBatch.base`); None: one device, equal priorities, no fusion.
   """
+  if base is not None and len(base) != len(graphs):
+    raise ValueError(f"base has {len(base)} entries for {len(graphs)} graphs")
   if num_nodes is None:
     num_nodes = max(features.bucket_size(g.num_nodes + 1) for g in graphs)
   if num_edges is None:
     num_edges = max(features.bucket_size(g.num_edges) for g in graphs)
-  policy_graphs, sim_graphs, leaders, masks = [], [], [], []
+  policy_graphs, sim_graphs, leaders, masks, bases = [], [], [], [], []
   jax_cluster = None
-  for graph in graphs:
+  for index, graph in enumerate(graphs):
     policy_graphs.append(features.to_graphs_tuple(graph, num_nodes, num_edges))
     sim_graph, jax_cluster = simulator.prepare(graph, cluster, num_nodes, num_edges)
     sim_graphs.append(jax.tree.map(np.asarray, sim_graph))
@@ -155,6 +166,7 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
     leader[: graph.num_nodes] = objective_lib.colocation_leader(graph)
     leaders.append(leader)
     masks.append(np.arange(num_nodes) < graph.num_nodes)
+    bases.append(_pad_decisions(None if base is None else base[index], graph.num_nodes, num_nodes))
   return GraphBatch(
       graphs=policy.stack_graphs(policy_graphs),
       sim_graphs=jax.tree.map(lambda *leaves: np.stack(leaves), *sim_graphs),
@@ -163,7 +175,21 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
       node_mask=np.stack(masks),
       leader=np.stack(leaders),
       reference_step_time=np.asarray(reference_step_times, np.float32),
-      upper_bound=np.asarray([objective_lib.step_time_upper_bound(g, cluster) for g in graphs], np.float32))
+      upper_bound=np.asarray([objective_lib.step_time_upper_bound(g, cluster) for g in graphs], np.float32),
+      base=jax.tree.map(lambda *leaves: np.stack(leaves), *bases))
+
+
+def _pad_decisions(decisions: simulator.Decisions | None, num_real: int, num_nodes: int) -> simulator.Decisions:
+  """(N,) decisions (None: all zero) -> (Np,) numpy decisions, padding zero."""
+  padded = simulator.Decisions(np.zeros(num_nodes, np.int32), np.zeros(num_nodes, np.float32),
+                               np.zeros(num_nodes, bool))
+  if decisions is not None:
+    for field, value in zip(padded, decisions):
+      value = np.asarray(value)
+      if value.shape != (num_real,):
+        raise ValueError(f"base decisions have shape {value.shape}, expected ({num_real},)")
+      field[:num_real] = value
+  return padded
 
 
 def make_optimizer(config: IterationConfig) -> optax.GradientTransformation:
@@ -196,15 +222,23 @@ def entropy_coef(step: jax.Array, config: IterationConfig) -> jax.Array:
   return optax.linear_schedule(config.entropy_start, config.entropy_end, config.entropy_decay_iterations)(step)
 
 
-def to_sim_decisions(actions: policy.Decisions, leader: jax.Array) -> simulator.Decisions:
+def to_sim_decisions(actions: policy.Decisions, leader: jax.Array, base: simulator.Decisions | None = None,
+                     tasks: Sequence[str] = ()) -> simulator.Decisions:
   """Policy actions -> simulator decisions (any leading shape; the last axis is Np).
 
   Colocated nodes take their group leader's device; the priority level is
-  the priority (higher runs earlier); fusion 1 requests fusion.
+  the priority (higher runs earlier); fusion 1 requests fusion. With
+  ``base`` (leaves broadcastable to the actions), every task not in
+  ``tasks`` takes ``base``'s decisions instead of the policy's (zeros).
   """
-  return simulator.Decisions(placement=jnp.take_along_axis(actions.placement, leader, axis=-1),
-                             priority=actions.priority.astype(jnp.float32),
-                             fusion=actions.fusion.astype(bool))
+  decisions = simulator.Decisions(placement=jnp.take_along_axis(actions.placement, leader, axis=-1),
+                                  priority=actions.priority.astype(jnp.float32),
+                                  fusion=actions.fusion.astype(bool))
+  if base is None:
+    return decisions
+  decided = (task in tasks for task in model_config.ALL_TASKS)  # the order of simulator.Decisions
+  return simulator.Decisions(*(jnp.broadcast_to(jnp.asarray(fixed, own.dtype), own.shape) if not keep else own
+                               for keep, own, fixed in zip(decided, decisions, base)))
 
 
 def simulate(batch: GraphBatch, decisions: simulator.Decisions, graph_index: jax.Array) -> simulator.SimResult:
@@ -346,7 +380,8 @@ def train_iteration(state: TrainState, batch: GraphBatch, *, network: policy.Pol
                                 num_samples)  # (G, K, Np) leaves, value (G,)
 
   flat_actions = jax.tree.map(lambda x: x.reshape((num_rows,) + x.shape[2:]), output.actions)
-  decisions = to_sim_decisions(flat_actions, batch.leader[rows])
+  decisions = to_sim_decisions(flat_actions, batch.leader[rows], jax.tree.map(lambda x: x[rows], batch.base),
+                               network.tasks)
   result = simulate(batch, decisions, rows)
   reference = batch.reference_step_time[rows]
   oom = jnp.any(result.oom, axis=-1)
@@ -407,5 +442,5 @@ def train_iteration(state: TrainState, batch: GraphBatch, *, network: policy.Pol
 def greedy_decisions(params: Any, batch: GraphBatch, network: policy.PolicyNetwork) -> simulator.Decisions:
   """The policy's most likely decisions for each graph, as simulator decisions with (G, Np) leaves."""
   output = policy.greedy_batch(network, params, batch.graphs, batch.num_devices)
-  return to_sim_decisions(output.actions, batch.leader)
+  return to_sim_decisions(output.actions, batch.leader, batch.base, network.tasks)
 

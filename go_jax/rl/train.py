@@ -155,8 +155,12 @@ def iteration_config(config: ml_collections.ConfigDict) -> iteration.IterationCo
 
 
 def pathwise_config(config: ml_collections.ConfigDict) -> pathwise.PathwiseConfig:
-  """The static :class:`go_jax.rl.pathwise.PathwiseConfig` of ``config`` (off when it has no ``pathwise``)."""
-  if "pathwise" not in config:
+  """The static :class:`go_jax.rl.pathwise.PathwiseConfig` of ``config``.
+
+  Off when ``config`` has no ``pathwise`` section or placement is not among its
+  tasks (the relaxed simulator differentiates placement only).
+  """
+  if "pathwise" not in config or "placement" not in tasks_of(config):
     return pathwise.PathwiseConfig()
   section = config.pathwise
   return pathwise.PathwiseConfig(steps=int(section.steps), start_smoothing=float(section.start_smoothing),
@@ -256,14 +260,15 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
   it_config = iteration_config(config)
   num_devices = _placement_devices(problem, network)
   reference, reference_name = rewards.reference_step_time(graph, cluster, num_devices, problem.expert)
-  batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference])
+  # Tasks GO does not decide keep the default: the expert placement, level order, no fusion.
+  batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference], base=[problem.default_decisions()])
   state = iteration.init_state(network, it_config, batch, int(config.seed))
   teacher = None
   if checkpoints is not None and checkpoints.latest_step() is not None:
     step = checkpoints.latest_step()
     state = checkpoints.restore(step, args=ocp.args.StandardRestore(_abstract(state)))
     logging.info("resumed from checkpoint at iteration %d", step)
-  elif "imitation" in config and int(config.imitation.steps) > 0:
+  elif "imitation" in config and int(config.imitation.steps) > 0 and "placement" in network.tasks:
     state, teacher = _warm_start(config, problem, network, it_config, batch, state, num_devices)
   relaxed = pathwise_config(config)
   surrogate = None

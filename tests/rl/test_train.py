@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import test as test_config
+from go_jax.models import policy as policy_lib
 from go_jax.rl import iteration
 from go_jax.rl import train
 import simulator
@@ -141,3 +142,42 @@ def test_split_minibatches_keeps_each_vector_once():
   for graph in range(2):
     np.testing.assert_array_equal(np.sort(np.asarray(split.advantage[:, graph]).ravel()), advantage[graph])
   np.testing.assert_array_equal(np.asarray(split.old_log_prob[..., 0]), np.asarray(split.advantage))
+
+
+def test_tasks_the_policy_does_not_decide_keep_the_base_decisions():
+  """Hand-made actions and base: each field comes from the policy only where its task is on."""
+  actions = policy_lib.Decisions(placement=np.array([[1, 2, 3]]), priority=np.array([[5, 6, 7]]),
+                                 fusion=np.array([[1, 0, 1]]))
+  leader = np.array([[0, 0, 2]])  # node 1 is colocated with node 0
+  base = simulator.Decisions(np.array([3, 3, 0]), np.array([0.5, 0.0, 1.5], np.float32),
+                             np.array([False, True, False]))
+  own = iteration.to_sim_decisions(actions, leader)
+  np.testing.assert_array_equal(own.placement, [[1, 1, 3]])
+  np.testing.assert_array_equal(own.priority, [[5, 6, 7]])
+  only_scheduling = iteration.to_sim_decisions(actions, leader, base, ("scheduling",))
+  np.testing.assert_array_equal(only_scheduling.placement, [[3, 3, 0]])
+  np.testing.assert_array_equal(only_scheduling.priority, [[5, 6, 7]])
+  np.testing.assert_array_equal(only_scheduling.fusion, [[False, True, False]])
+  placement_and_fusion = iteration.to_sim_decisions(actions, leader, base, ("placement", "fusion"))
+  np.testing.assert_array_equal(placement_and_fusion.placement, [[1, 1, 3]])
+  np.testing.assert_array_equal(placement_and_fusion.priority, [[0.5, 0.0, 1.5]])
+  np.testing.assert_array_equal(placement_and_fusion.fusion, [[True, False, True]])
+
+
+def test_scheduling_only_policy_runs_on_the_batch_base_placement(problem):
+  config = make_config(tasks="scheduling")
+  network = train.make_network(config)
+  num_nodes = problem.graph.num_nodes
+  base = simulator.default_decisions(num_nodes, np.arange(num_nodes) % 3)
+  batch = iteration.make_graph_batch([problem.graph], problem.cluster, 4, [0.4], base=[base])
+  state = iteration.init_state(network, train.iteration_config(config), batch, seed=0)
+  greedy = iteration.greedy_decisions(state.params, batch, network)
+  np.testing.assert_array_equal(np.asarray(greedy.placement[0, :num_nodes]), np.arange(num_nodes) % 3)
+  assert not np.any(np.asarray(greedy.fusion))
+  with pytest.raises(ValueError, match=r"shape \(3,\), expected"):
+    iteration.make_graph_batch([problem.graph], problem.cluster, 4, [0.4],
+                               base=[simulator.default_decisions(3)])
+  # Placement heuristics' warm start and the relaxed descent need the placement task: both are off.
+  assert train.pathwise_config(make_config(tasks="scheduling", pathwise=dict(steps=8, start_smoothing=1e-3,
+                                                                               end_smoothing=1e-5,
+                                                                               anneal_iterations=60))).steps == 0
