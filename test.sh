@@ -17,4 +17,10 @@ for a in "$@"; do
   esac
 done
 export XLA_FLAGS="${XLA_FLAGS:---xla_force_host_platform_device_count=8}"
-exec .venv/bin/python -m pytest -q "${marker[@]}" "${args[@]}"
+# One pytest worker per core (at most 4; GO_JAX_TEST_WORKERS overrides, 0 = no workers): XLA
+# compiles on one thread, so a second worker keeps the other core busy. Whole files go to one
+# worker, so a module's tests still share their compilations.
+workers="${GO_JAX_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}"
+[ "$workers" -gt 4 ] && workers=4
+[ "$workers" -lt 2 ] && workers=0
+exec .venv/bin/python -m pytest -q -n "$workers" --dist loadfile --durations=15 "${marker[@]}" "${args[@]}"
