@@ -10,6 +10,16 @@ loop, checkpoints, metrics, results), :mod:`~go_jax.rl.method` (``go_one`` for
 the methods registry), :mod:`~go_jax.rl.config` (default config),
 :mod:`~go_jax.rl.toy_graphs` (small graphs with known answers),
 :mod:`~go_jax.rl.benchmark` (training throughput, ``experiments.bench_train``).
+
+**Tasks GO does not decide.** ``config.tasks`` switches any subset of
+placement, scheduling and fusion on. For the tasks left out, every sampled
+vector keeps the problem's default decisions
+(:meth:`go_jax.evaluation.Problem.default_decisions`: the human-expert
+placement, else one device; equal priorities, i.e. level order; no fusion),
+carried per graph in :attr:`GraphBatch.base`. "Scheduling only" is therefore
+GO's priorities on the expert placement, the setting the scheduling
+baselines use too. The warm start and the pathwise steps are placement
+tools and are off when placement is not among the tasks.
 """
 
 from go_jax.rl.iteration import GraphBatch
