@@ -198,8 +198,12 @@ def _stamp(row: dict[str, Any], start: float) -> dict[str, Any]:
 def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0, with_hdp: bool = True,
                   overrides: ml_collections.ConfigDict | None = None,
                   progress: Progress | None = None, store: rows_lib.RowStore | None = None,
-                  with_search: bool = True) -> list[dict[str, Any]]:
-  """Runs the placement suite; one row per (graph, devices) (see :func:`render`)."""
+                  with_search: bool = True, stored_search_only: bool = False) -> list[dict[str, Any]]:
+  """Runs the placement suite; one row per (graph, devices) (see :func:`render`).
+
+  With ``stored_search_only``, the search baselines are taken from ``store`` only:
+  a pair without a stored search part is marked ``not_run`` instead of computed.
+  """
   store = store or rows_lib.RowStore(None)
   rows = []
   for graph, devices in graphs:
@@ -212,6 +216,8 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
     search_key = _row_key("placement_search", graph, devices, budget, seed, None) if with_search else None
     base, go_part = store.get(base_key), store.get(go_key)
     search = store.get(search_key) if with_search else {"baselines": {}, "baseline_seconds": {}, "seconds": 0.0}
+    if search is None and stored_search_only:
+      search = {"baselines": {}, "baseline_seconds": {}, "seconds": 0.0, "not_run": list(PLACEMENT_SEARCH)}
     problem = None
     if base is None:
       start = time.perf_counter()
@@ -249,6 +255,7 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
     rows.append({**base, "baselines": {**base["baselines"], **search["baselines"]},
                  "baseline_seconds": {**base["baseline_seconds"], **search["baseline_seconds"]},
                  "go": go_part["go"], "seconds": sum(p["seconds"] for p in parts),
+                 "not_run": search.get("not_run", []),
                  "finished": max(p["finished"] for p in parts if "finished" in p)})
   return rows
 
@@ -352,11 +359,17 @@ def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
     ratio = "-" if go_time is None or best is None else f"{go_time / best[1]:.3f}"
     vs_expert = "-" if go_time is None or expert is None else f"{go_time / expert:.3f}"
     out.append(f"| {row['graph']} | {row['nodes']:,} | {row['devices']} | "
-               + " | ".join(_ms(row["baselines"].get(m)) for m in methods)
+               + " | ".join("not run" if m in row.get("not_run", ()) else _ms(row["baselines"].get(m))
+                            for m in methods)
                + f" | {_ms(go_time)} | {ratio} | {vs_expert} |")
     if best is not None:
       label = f"{row['graph']}/{row['devices']} (best baseline {best[0]})"
       (wins if go_time is not None and go_time < best[1] else losses).append(label)
+  pending = [f"{row['graph']}/{row['devices']}" for row in rows if row.get("not_run")]
+  if pending:
+    out += ["", f"`not run`: the search baselines of {', '.join(pending)} are not computed yet (the page "
+            "was rendered from stored rows only, `--stored_search_only`); there `GO / best` compares with "
+            "the baselines that ran."]
   out += ["", f"GO-one beats the best baseline on {len(wins)} of {len(rows)}: "
           + (", ".join(wins) or "none") + ".",
           f"GO-one loses on {len(losses)}: " + (", ".join(losses) or "none") + ".", ""]
@@ -448,7 +461,7 @@ def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, se
 def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int = 0, with_hdp: bool = True,
         overrides: ml_collections.ConfigDict | None = None, progress: Progress | None = None,
         variants: Sequence[str] = tuple(JOINT_TASKS), store: rows_lib.RowStore | None = None,
-        with_search: bool = True) -> tuple[list[dict[str, Any]], float]:
+        with_search: bool = True, stored_search_only: bool = False) -> tuple[list[dict[str, Any]], float]:
   """Runs ``suite`` (``placement`` or ``joint``); returns the rows and the wall-clock seconds.
 
   Args:
@@ -458,6 +471,8 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
     seed: seed of GO-one and the stochastic baselines.
     with_hdp: placement suite: run HDP and the convergence comparison.
     with_search: placement suite: run the search baselines :data:`PLACEMENT_SEARCH`.
+    stored_search_only: placement suite: take the search baselines from ``store`` only and
+      mark pairs without them ``not run`` (render a page while they are still computing).
     overrides: a full GO-one config whose fields replace the defaults (graph,
       cluster, devices, tasks, seed and budget are then set per run).
     progress: called with one line per stage.
@@ -477,7 +492,8 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
       raise errors.InputError(f"--graphs: {devices} devices is not in 1..8")
   start = time.perf_counter()
   if suite == "placement":
-    rows = run_placement(parsed, budget, seed, with_hdp, overrides, progress, store, with_search)
+    rows = run_placement(parsed, budget, seed, with_hdp, overrides, progress, store, with_search,
+                         stored_search_only)
   else:
     rows = run_joint(parsed, budget, seed, overrides, progress, variants, store)
   return rows, time.perf_counter() - start

@@ -98,3 +98,31 @@ def test_joint_suite_one_variant(tmp_path):
   page = results_lib.render("joint", rows, 9, "cmd", seconds)
   assert "## Joint placement, scheduling and fusion" in page
   assert re.search(r"\| toy_chains_2x4 \| fusion \| [0-9.]+ \|", page), page
+
+
+def test_placement_page_marks_search_baselines_not_run():
+  go = {"step_time": 0.09, "oom": False, "evaluations": 17, "seconds": 1.0, "curve": [(17, 1.0, 0.09)]}
+  rows = [{"graph": "a", "nodes": 10, "devices": 2, "baselines": {"expert": 0.1, "brkga": 0.08, "gradient": 0.2},
+           "go": go, "not_run": []},
+          {"graph": "b", "nodes": 10, "devices": 2, "baselines": {"expert": 0.1}, "go": go,
+           "not_run": ["brkga", "gradient"]}]
+  page = "\n".join(results_lib.render_placement(rows, 17))
+  assert "| a | 10 | 2 | 100 | 80 | 200 | 90 | 1.125 | 0.900 |" in page, page
+  assert "| b | 10 | 2 | 100 | not run | not run | 90 | 0.900 | 0.900 |" in page, page
+  assert "search baselines of b/2 are not computed yet" in page
+  assert "GO-one beats the best baseline on 1 of 2: b/2 (best baseline expert)" in page
+
+
+def test_stored_search_only_never_computes_search_baselines(tmp_path, monkeypatch):
+  store = rows_lib.RowStore(str(tmp_path / "rows"))
+  computed = []
+  real = results_lib.evaluation.evaluate
+  monkeypatch.setattr(results_lib.evaluation, "evaluate",
+                      lambda problem, methods, names, progress=None: computed.extend(names) or real(
+                          problem, methods, names, progress))
+  monkeypatch.setattr(results_lib, "run_go", lambda problem, config, progress=None: results_lib.GoRun(
+      step_time=1.0, oom=False, evaluations=1, seconds=0.0, curve=[]))
+  rows, _ = results_lib.run("placement", "toy_chains_2x4:2", budget=9, with_hdp=False, store=store,
+                            stored_search_only=True)
+  assert not set(results_lib.PLACEMENT_SEARCH) & set(computed)
+  assert rows[0]["not_run"] == list(results_lib.PLACEMENT_SEARCH)
