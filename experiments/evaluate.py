@@ -45,15 +45,15 @@ def main(argv):
   del argv
   if not _GRAPH.value:
     cli.fail("--graph is required (comma-separated graph files or workload names)")
+  store = rows_lib.RowStore(_ROWS_DIR.value, evaluate_lib.log)
   records = evaluate_lib.run(_GRAPH.value, _CLUSTER.value, _METHODS.value, devices=_DEVICES.value,
                              budget=_BUDGET.value, seed=_SEED.value, progress=evaluate_lib.log,
-                             checkpoint=_CHECKPOINT.value,
-                             store=rows_lib.RowStore(_ROWS_DIR.value, evaluate_lib.log))
+                             checkpoint=_CHECKPOINT.value, store=store)
   print(evaluate_lib.format_records(records))
   if _JSON_OUT.value:
     evaluate_lib.write_json(records, _JSON_OUT.value)
   if _MARKDOWN_OUT.value:
-    evaluate_lib.write_markdown(records, _MARKDOWN_OUT.value, sys.argv)
+    evaluate_lib.write_markdown(records, _MARKDOWN_OUT.value, sys.argv, reused=store.reused)
 
 
 if __name__ == "__main__":

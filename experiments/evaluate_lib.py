@@ -145,13 +145,14 @@ def format_markdown_tables(records: list[dict[str, Any]]) -> str:
   return "\n".join(out)
 
 
-def markdown_report(records: list[dict[str, Any]], argv: Sequence[str]) -> str:
+def markdown_report(records: list[dict[str, Any]], argv: Sequence[str], reused: int = 0) -> str:
   """The markdown page of ``docs/baselines.md``: provenance, then :func:`format_markdown_tables`.
 
   Args:
     records: the records of :func:`run`.
     argv: the command line that produced them (``sys.argv``), written verbatim
       so that the page can be regenerated.
+    reused: how many records came from ``--rows_dir`` (computed by earlier runs).
   """
   import jax  # pylint: disable=g-import-not-at-top
   argv = list(argv)
@@ -178,6 +179,10 @@ def markdown_report(records: list[dict[str, Any]], argv: Sequence[str]) -> str:
       "cannot run on a problem show `-` and say why under the table.",
       "",
   ]
+  if reused:
+    header += [f"{reused} of these {len(records)} records were computed by earlier runs of this command and "
+               "reused from `--rows_dir`; the machine and date above are this run's, and `search_s` is each "
+               "record's own original search time.", ""]
   ran = set(r["method"] for r in records)
   skipped = [name for name in baselines.METHODS if name not in ran]
   if skipped:
@@ -185,9 +190,9 @@ def markdown_report(records: list[dict[str, Any]], argv: Sequence[str]) -> str:
   return "\n".join(header) + "\n" + format_markdown_tables(records)
 
 
-def write_markdown(records: list[dict[str, Any]], path: str, argv: Sequence[str]) -> None:
+def write_markdown(records: list[dict[str, Any]], path: str, argv: Sequence[str], reused: int = 0) -> None:
   """Writes :func:`markdown_report` atomically (nothing half-written on failure)."""
-  cli.write_atomically(markdown_report(records, argv), path)
+  cli.write_atomically(markdown_report(records, argv, reused), path)
 
 
 def write_json(records: list[dict[str, Any]], path: str) -> None:

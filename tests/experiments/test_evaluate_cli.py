@@ -105,6 +105,8 @@ def test_rows_dir_resumes_a_run(tmp_path):
   assert store.reused == 2 and [r["method"] for r in again] == ["single", "random", "heft"]
   assert again[1]["step_time"] == first[1]["step_time"]
   assert again[2]["speedup_vs_single"] == again[0]["step_time"] / again[2]["step_time"]
+  page = evaluate_lib.markdown_report(again, ["python", "-m", "experiments.evaluate"], reused=store.reused)
+  assert "2 of these 3 records were computed by earlier runs of this command" in page
   # Another budget is another setting: the search method is recomputed, not reused.
   store = rows_lib.RowStore(rows_dir)
   evaluate_lib.run(graph, "v100x8", ["random"], devices=2, budget=6, store=store)
