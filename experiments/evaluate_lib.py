@@ -10,6 +10,8 @@ import shlex
 import sys
 from typing import Any, Callable, Sequence
 
+import jax
+
 from experiments import cli
 from experiments import rows as rows_lib
 from experiments import simulate_lib
@@ -81,6 +83,7 @@ def run(graphs: Sequence[str], cluster_spec: str | None, methods: Sequence[str],
       graph_records.append(record)
     evaluation.add_speedups(graph_records)
     records.extend(graph_records)
+    jax.clear_caches()  # the next graph has other shapes; free this one's compiled programs
   return records
 
 
@@ -154,7 +157,7 @@ def markdown_report(records: list[dict[str, Any]], argv: Sequence[str], reused: 
       so that the page can be regenerated.
     reused: how many records came from ``--rows_dir`` (computed by earlier runs).
   """
-  import jax  # pylint: disable=g-import-not-at-top
+
   argv = list(argv)
   if argv and argv[0].endswith(os.path.join("experiments", "evaluate.py")):
     argv = ["python", "-m", "experiments.evaluate"] + argv[1:]

@@ -41,6 +41,7 @@ import platform
 import time
 from typing import Any, Callable, Sequence
 
+import jax
 import ml_collections
 import numpy as np
 
@@ -153,6 +154,9 @@ def run_go(problem: evaluation.Problem, config: ml_collections.ConfigDict,
   step_time = result.greedy_step_time if use_greedy else result.best_step_time
   oom = result.greedy_oom if use_greedy else result.best_oom
   curve = [(int(r["evaluations"]), float(r["wall_s"]), float(r["best_step_time"])) for r in result.history]
+  # Each run compiles its own programs (its graph's shapes, its tasks); freeing them keeps a
+  # long suite from exhausting the process (LLVM "Cannot allocate memory" after ~10 runs).
+  jax.clear_caches()
   return GoRun(step_time=step_time, oom=oom, evaluations=result.evaluations + 1, seconds=seconds, curve=curve)
 
 
