@@ -157,7 +157,6 @@ def markdown_report(records: list[dict[str, Any]], argv: Sequence[str], reused: 
       so that the page can be regenerated.
     reused: how many records came from ``--rows_dir`` (computed by earlier runs).
   """
-
   argv = list(argv)
   if argv and argv[0].endswith(os.path.join("experiments", "evaluate.py")):
     argv = ["python", "-m", "experiments.evaluate"] + argv[1:]
