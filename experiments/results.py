@@ -38,9 +38,9 @@ _HDP = flags.DEFINE_boolean("hdp", True, "Run HDP in the placement suite (--nohd
                             "convergence table).")
 _SEARCH = flags.DEFINE_boolean("search", True, "Run the search baselines (BRKGA, relaxed gradient) in the "
                                "placement suite with GO-one's budget (--nosearch: skip them).")
-_STORED_SEARCH = flags.DEFINE_boolean(
-    "stored_search_only", False, "With --search: take BRKGA and gradient from --rows_dir only and show "
-    "'not run' for pairs whose search part is not stored yet, instead of computing it.")
+_STORED_ONLY = flags.DEFINE_boolean(
+    "stored_only", False, "Compute nothing: render the page from --rows_dir and mark what is not stored "
+    "yet 'not run' (placement: search baselines or whole pairs; joint: task variants).")
 _OUT = flags.DEFINE_string("out", "docs/results.md", "Markdown file to write ('' = stdout only).")
 _ROWS_DIR = flags.DEFINE_string("rows_dir", None, "Folder keeping every finished row as JSON; a rerun with the "
                                 "same folder and settings reuses them (run the suites in pieces).")
@@ -53,7 +53,7 @@ def main(argv):
   store = rows_lib.RowStore(_ROWS_DIR.value, evaluate_lib.log)
   rows, seconds = results_lib.run(_SUITE.value, _GRAPHS.value, _BUDGET.value, _SEED.value, _HDP.value,
                                   _CONFIG.value, progress=evaluate_lib.log, store=store,
-                                  with_search=_SEARCH.value, stored_search_only=_STORED_SEARCH.value)
+                                  with_search=_SEARCH.value, stored_only=_STORED_ONLY.value)
   command = "python -m experiments.results " + " ".join(sys.argv[1:])
   page = results_lib.render(_SUITE.value, rows, _BUDGET.value, command, seconds, store.reused)
   if _OUT.value:

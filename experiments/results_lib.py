@@ -202,11 +202,12 @@ def _stamp(row: dict[str, Any], start: float) -> dict[str, Any]:
 def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0, with_hdp: bool = True,
                   overrides: ml_collections.ConfigDict | None = None,
                   progress: Progress | None = None, store: rows_lib.RowStore | None = None,
-                  with_search: bool = True, stored_search_only: bool = False) -> list[dict[str, Any]]:
+                  with_search: bool = True, stored_only: bool = False) -> list[dict[str, Any]]:
   """Runs the placement suite; one row per (graph, devices) (see :func:`render`).
 
-  With ``stored_search_only``, the search baselines are taken from ``store`` only:
-  a pair without a stored search part is marked ``not_run`` instead of computed.
+  With ``stored_only`` nothing is computed: a pair without its stored baselines or
+  GO-one part becomes a ``{"pending": True}`` row, and one without its stored search
+  part lists the search baselines in ``not_run``.
   """
   store = store or rows_lib.RowStore(None)
   rows = []
@@ -220,7 +221,10 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
     search_key = _row_key("placement_search", graph, devices, budget, seed, None) if with_search else None
     base, go_part = store.get(base_key), store.get(go_key)
     search = store.get(search_key) if with_search else {"baselines": {}, "baseline_seconds": {}, "seconds": 0.0}
-    if search is None and stored_search_only:
+    if stored_only and (base is None or go_part is None):
+      rows.append({"graph": graph, "devices": devices, "pending": True})
+      continue
+    if search is None and stored_only:
       search = {"baselines": {}, "baseline_seconds": {}, "seconds": 0.0, "not_run": list(PLACEMENT_SEARCH)}
     problem = None
     if base is None:
@@ -266,9 +270,13 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
 
 def run_joint(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
               overrides: ml_collections.ConfigDict | None = None, progress: Progress | None = None,
-              variants: Sequence[str] = tuple(JOINT_TASKS), store: rows_lib.RowStore | None = None
-              ) -> list[dict[str, Any]]:
-  """Runs the joint suite; one row per (graph, task variant in ``variants``) (see :func:`render`)."""
+              variants: Sequence[str] = tuple(JOINT_TASKS), store: rows_lib.RowStore | None = None,
+              stored_only: bool = False) -> list[dict[str, Any]]:
+  """Runs the joint suite; one row per (graph, task variant in ``variants``) (see :func:`render`).
+
+  With ``stored_only`` nothing is computed: a variant without a stored row becomes a
+  ``{"pending": True}`` row.
+  """
   store = store or rows_lib.RowStore(None)
   rows = []
   for graph, devices in graphs:
@@ -277,8 +285,8 @@ def run_joint(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
                         go_config(graph, devices, JOINT_TASKS[v], budget - 1, seed, overrides), variant=v)
             for v in variants}
     done = {v: store.get(k) for v, k in keys.items()}
-    if all(row is not None for row in done.values()):
-      rows += [done[v] for v in variants]
+    if stored_only or all(row is not None for row in done.values()):
+      rows += [done[v] or {"graph": graph, "devices": devices, "variant": v, "pending": True} for v in variants]
       continue
     start = time.perf_counter()
     problem = _problem(graph, devices, budget, seed)
@@ -341,6 +349,8 @@ def _go_time(go: dict[str, Any]) -> float | None:
 
 def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
   """The placement section: step-time table, wins/losses, convergence vs HDP."""
+  waiting = [f"{row['graph']}/{row['devices']}" for row in rows if row.get("pending")]
+  rows = [row for row in rows if not row.get("pending")]
   methods = list(dict.fromkeys(m for r in rows for m in r["baselines"]))
   out = ["## Placement", "",
          f"GO-one trains a fresh policy on each graph (placement only, {budget} simulator evaluations); "
@@ -372,8 +382,10 @@ def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
   pending = [f"{row['graph']}/{row['devices']}" for row in rows if row.get("not_run")]
   if pending:
     out += ["", f"`not run`: the search baselines of {', '.join(pending)} are not computed yet (the page "
-            "was rendered from stored rows only, `--stored_search_only`); there `GO / best` compares with "
+            "was rendered from stored rows only, `--stored_only`); there `GO / best` compares with "
             "the baselines that ran."]
+  if waiting:
+    out += ["", f"Not computed yet, so not in the table (`--stored_only`): {', '.join(waiting)}."]
   out += ["", f"GO-one beats the best baseline on {len(wins)} of {len(rows)}: "
           + (", ".join(wins) or "none") + ".",
           f"GO-one loses on {len(losses)}: " + (", ".join(losses) or "none") + ".", ""]
@@ -422,8 +434,12 @@ def render_joint(rows: list[dict[str, Any]], budget: int) -> list[str]:
          "Step times in ms (exact reference simulator).", "",
          "| graph | tasks | default | heuristics | GO-one | speedup vs default | GO / best heuristic |",
          "|---|---|---:|---|---:|---:|---:|"]
-  wins, losses = [], []
+  wins, losses, waiting = [], [], []
   for row in rows:
+    if row.get("pending"):
+      waiting.append(f"{row['graph']}/{row['variant']}")
+      out.append(f"| {row['graph']} | {row['variant']} | not run | - | not run | - | - |")
+      continue
     go_time = _go_time(row["go"])
     best = _best(row["baselines"])
     heuristics = ", ".join(f"{n} {_ms(t)}" for n, t in row["baselines"].items())
@@ -434,7 +450,10 @@ def render_joint(rows: list[dict[str, Any]], budget: int) -> list[str]:
     if best is not None:
       label = f"{row['graph']}/{row['variant']}"
       (wins if go_time is not None and go_time < best[1] else losses).append(label)
-  out += ["", f"GO-one beats the task's best heuristic on {len(wins)} of {len(rows)}: "
+  if waiting:
+    out += ["", f"`not run`: {', '.join(waiting)} not computed yet (rendered from stored rows only, "
+            "`--stored_only`)."]
+  out += ["", f"GO-one beats the task's best heuristic on {len(wins)} of {len(rows) - len(waiting)}: "
           + (", ".join(wins) or "none") + ".",
           f"GO-one loses on {len(losses)}: " + (", ".join(losses) or "none") + ".",
           "The paper reports 33%-60% speedups over TensorFlow's default on the three tasks.", ""]
@@ -465,7 +484,7 @@ def render(suite: str, rows: list[dict[str, Any]], budget: int, command: str, se
 def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int = 0, with_hdp: bool = True,
         overrides: ml_collections.ConfigDict | None = None, progress: Progress | None = None,
         variants: Sequence[str] = tuple(JOINT_TASKS), store: rows_lib.RowStore | None = None,
-        with_search: bool = True, stored_search_only: bool = False) -> tuple[list[dict[str, Any]], float]:
+        with_search: bool = True, stored_only: bool = False) -> tuple[list[dict[str, Any]], float]:
   """Runs ``suite`` (``placement`` or ``joint``); returns the rows and the wall-clock seconds.
 
   Args:
@@ -475,8 +494,8 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
     seed: seed of GO-one and the stochastic baselines.
     with_hdp: placement suite: run HDP and the convergence comparison.
     with_search: placement suite: run the search baselines :data:`PLACEMENT_SEARCH`.
-    stored_search_only: placement suite: take the search baselines from ``store`` only and
-      mark pairs without them ``not run`` (render a page while they are still computing).
+    stored_only: compute nothing, render what ``store`` holds; parts not stored yet are
+      marked ``not run`` (render a page while they are still computing elsewhere).
     overrides: a full GO-one config whose fields replace the defaults (graph,
       cluster, devices, tasks, seed and budget are then set per run).
     progress: called with one line per stage.
@@ -497,7 +516,7 @@ def run(suite: str, graphs: str | Sequence[str] | None, budget: int, seed: int =
   start = time.perf_counter()
   if suite == "placement":
     rows = run_placement(parsed, budget, seed, with_hdp, overrides, progress, store, with_search,
-                         stored_search_only)
+                         stored_only)
   else:
-    rows = run_joint(parsed, budget, seed, overrides, progress, variants, store)
+    rows = run_joint(parsed, budget, seed, overrides, progress, variants, store, stored_only)
   return rows, time.perf_counter() - start

@@ -113,7 +113,7 @@ def test_placement_page_marks_search_baselines_not_run():
   assert "GO-one beats the best baseline on 1 of 2: b/2 (best baseline expert)" in page
 
 
-def test_stored_search_only_never_computes_search_baselines(tmp_path, monkeypatch):
+def test_stored_only_never_computes_anything(tmp_path, monkeypatch):
   store = rows_lib.RowStore(str(tmp_path / "rows"))
   computed = []
   real = results_lib.evaluation.evaluate
@@ -123,6 +123,18 @@ def test_stored_search_only_never_computes_search_baselines(tmp_path, monkeypatc
   monkeypatch.setattr(results_lib, "run_go", lambda problem, config, progress=None: results_lib.GoRun(
       step_time=1.0, oom=False, evaluations=1, seconds=0.0, curve=[]))
   rows, _ = results_lib.run("placement", "toy_chains_2x4:2", budget=9, with_hdp=False, store=store,
-                            stored_search_only=True)
-  assert not set(results_lib.PLACEMENT_SEARCH) & set(computed)
-  assert rows[0]["not_run"] == list(results_lib.PLACEMENT_SEARCH)
+                            stored_only=True)
+  assert rows == [{"graph": "toy_chains_2x4", "devices": 2, "pending": True}] and not computed
+  assert "Not computed yet, so not in the table (`--stored_only`): toy_chains_2x4/2." in "\n".join(
+      results_lib.render_placement(rows, 9))
+  # Once the baselines and GO-one are stored, only the search part is missing: marked, not run.
+  results_lib.run("placement", "toy_chains_2x4:2", budget=9, with_hdp=False, store=store, with_search=False)
+  computed.clear()
+  rows, _ = results_lib.run("placement", "toy_chains_2x4:2", budget=9, with_hdp=False, store=store,
+                            stored_only=True)
+  assert not computed and rows[0]["not_run"] == list(results_lib.PLACEMENT_SEARCH)
+  joint, _ = results_lib.run("joint", "toy_chains_2x4:2", budget=9, store=store, stored_only=True,
+                             variants=("fusion",))
+  assert joint == [{"graph": "toy_chains_2x4", "devices": 2, "variant": "fusion", "pending": True}]
+  page = "\n".join(results_lib.render_joint(joint, 9))
+  assert "| toy_chains_2x4 | fusion | not run |" in page and "beats the task's best heuristic on 0 of 0" in page
