@@ -232,7 +232,7 @@ class PolicyNetwork(nn.Module):
         logits = jnp.where(jnp.arange(self.max_devices) < num_devices, logits, _MASKED_LOGIT)
       logits = jnp.broadcast_to(logits, (num_vectors,) + logits.shape[1:])
       if actions is not None:
-        action = _task_field(actions, task)[:, order].astype(jnp.int32)
+        action = task_field(actions, task)[:, order].astype(jnp.int32)
       elif keys is not None:
         action = jax.random.categorical(keys[index], logits, axis=-1).astype(jnp.int32)
       else:
@@ -254,7 +254,8 @@ class PolicyNetwork(nn.Module):
                         entropy=decisions(entropies), value=value)
 
 
-def _task_field(decisions: Decisions, task: str) -> jax.Array:
+def task_field(decisions: Decisions, task: str) -> jax.Array:
+  """The field of ``decisions`` that ``task`` decides (``"scheduling"``: ``priority``)."""
   return {"placement": decisions.placement, "scheduling": decisions.priority,
           "fusion": decisions.fusion}[task]
 

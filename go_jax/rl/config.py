@@ -12,9 +12,10 @@ Fields (override on the command line, e.g. ``--config.ppo.clip_epsilon=0.1``):
   ppo: :class:`go_jax.rl.iteration.IterationConfig` and :class:`go_jax.rl.losses.LossConfig` fields.
   reward: :class:`go_jax.rl.rewards.RewardConfig` fields.
   imitation: warm start (:mod:`go_jax.rl.imitation`): ``steps`` Adam steps (0 = off) at
-    ``learning_rate`` cloning the best of the placement heuristics ``teachers`` (comma-separated
-    method names) before PPO, with an ``entropy`` bonus weight that keeps the clone exploring.
-    Placement only: skipped when placement is not among ``tasks``.
+    ``learning_rate`` cloning, before PPO, the best heuristic decisions for the decided tasks:
+    the placement heuristics ``teachers``, the priorities ``scheduling_teachers`` and the fusion
+    rules ``fusion_teachers`` (comma-separated names), with an ``entropy`` bonus weight that
+    keeps the clone exploring.
   pathwise: relaxed-simulator descent through the policy (:mod:`go_jax.rl.pathwise`): ``steps``
     Adam steps before each PPO iteration (0 = off), smooth-max temperature annealed from
     ``start_smoothing`` to ``end_smoothing`` (fractions of the reference step time) over
@@ -114,6 +115,11 @@ def get_default_config() -> ml_collections.ConfigDict:
   config.imitation.learning_rate = 3e-3
   config.imitation.entropy = 0.0
   config.imitation.teachers = "expert,metis,heft,m_etf,contiguous,single"
+  # Scheduling and fusion teachers (read only when those tasks are decided): before
+  # them, GO-one learned these tasks from scratch and lost to critical-path
+  # priorities and to fuse_all on every graph of docs/results_joint.md.
+  config.imitation.scheduling_teachers = "level_order,critical_path,fifo"
+  config.imitation.fusion_teachers = "none,xla_fusion,fuse_all"
 
   # Pathwise descent through the relaxed simulator (go_jax/rl/pathwise.py) before
   # each PPO iteration; each relaxed step counts as one evaluation. Budget 1280,

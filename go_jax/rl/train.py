@@ -124,7 +124,7 @@ def planned_iterations(config: ml_collections.ConfigDict, budget: int | None = N
 
 def tasks_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The enabled tasks, validated, in the policy's order."""
-  tasks = tuple(t.strip() for t in str(config.tasks).split(",") if t.strip())
+  tasks = tuple(_names(config.tasks))
   unknown = sorted(set(tasks) - set(model_config_lib.ALL_TASKS))
   if unknown or not tasks:
     raise errors.InputError(f"--config.tasks: unknown or empty {unknown or tasks} "
@@ -211,14 +211,21 @@ def _abstract(state: iteration.TrainState):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
 
 
+def _names(text: str) -> list[str]:
+  """A comma-separated config field as a list of names."""
+  return [name.strip() for name in str(text).split(",") if name.strip()]
+
+
 def _warm_start(config: ml_collections.ConfigDict, problem: evaluation.Problem, network: policy.PolicyNetwork,
                 it_config: iteration.IterationConfig, batch: iteration.GraphBatch, state: iteration.TrainState,
                 num_devices: int) -> tuple[iteration.TrainState, imitation.Teacher]:
-  """Clones the best heuristic placement into ``state.params`` and scores the clone's argmax."""
-  teachers = [name.strip() for name in str(config.imitation.teachers).split(",") if name.strip()]
-  teacher = imitation.teacher(problem, teachers, num_devices)
-  target = np.zeros(batch.node_mask.shape, np.int32)
-  target[0, :problem.graph.num_nodes] = teacher.placement
+  """Clones the best heuristic decisions for the policy's tasks into ``state.params``; scores the clone's argmax."""
+  names = lambda field, default: _names(config.imitation.get(field, default))  # noqa: E731
+  teacher = imitation.teacher(
+      problem, names("teachers", ""), num_devices, tasks=network.tasks, num_levels=network.num_priority_levels,
+      scheduling_names=names("scheduling_teachers", ",".join(imitation.SCHEDULING_TEACHERS)),
+      fusion_names=names("fusion_teachers", ",".join(imitation.FUSION_TEACHERS)))
+  target = imitation.padded_target(teacher, np.asarray(batch.node_mask))
   params, metrics = imitation.imitate(state.params, batch, target, network=network,
                                       steps=int(config.imitation.steps),
                                       learning_rate=float(config.imitation.learning_rate),
@@ -228,7 +235,8 @@ def _warm_start(config: ml_collections.ConfigDict, problem: evaluation.Problem, 
                         evaluations=state.evaluations + teacher.evaluations)
   state = iteration.record_best(state, batch, iteration.greedy_decisions(params, batch, network))
   logging.info("imitation: cloned %s (%.4g ms%s) in %d steps: cross-entropy %.3g, entropy %.3g nats, "
-               "nodes above p=0.5 %.1f%%; the clone's argmax: %.4g ms", teacher.name, teacher.step_time * 1e3,
+               "(node, task) pairs above p=0.5 %.1f%%; the clone's argmax: %.4g ms", teacher.name,
+               teacher.step_time * 1e3,
                ", OOM" if teacher.oom else "", int(config.imitation.steps),
                float(metrics["imitation_loss"][-1]), float(metrics["imitation_entropy"][-1]),
                100 * float(metrics["imitation_accuracy"][-1]),
@@ -268,7 +276,7 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
     step = checkpoints.latest_step()
     state = checkpoints.restore(step, args=ocp.args.StandardRestore(_abstract(state)))
     logging.info("resumed from checkpoint at iteration %d", step)
-  elif "imitation" in config and int(config.imitation.steps) > 0 and "placement" in network.tasks:
+  elif "imitation" in config and int(config.imitation.steps) > 0:
     state, teacher = _warm_start(config, problem, network, it_config, batch, state, num_devices)
   relaxed = pathwise_config(config)
   surrogate = None
@@ -478,7 +486,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     plot_learning_curve(writer.rows, os.path.join(workdir, "learning_curve.png"),
                         f"GO-one on {problem.graph.name} / {problem.cluster.name}",
                         {f"reference ({result.reference_name})": result.reference_step_time})
-  baseline_names = [n.strip() for n in str(config.baselines).split(",") if n.strip()]
+  baseline_names = _names(config.baselines)
   records = results_table(problem, result, baseline_names,
                           search_seconds=writer.previous_wall_s + result.seconds)
   with open(os.path.join(workdir, "results.json"), "w") as f:
