@@ -19,6 +19,7 @@ from go_jax import baselines
 from go_jax import errors
 from go_jax import evaluation
 from go_jax.graph import loading
+from go_jax.rl import config as rl_config
 from go_jax.rl import method as go_method
 
 TABLE_COLUMNS = ("method", "step_ms", "vs_single", "vs_expert", "peak_gib", "oom", "step/LB",
@@ -74,7 +75,7 @@ def run(graphs: Sequence[str], cluster_spec: str | None, methods: Sequence[str],
       key = {"suite": "evaluate", "graph": spec, "devices": f"{cluster.name}-{cluster.num_devices}",
              "variant": name, "budget": budget, "seed": seed, "checkpoint": checkpoint}
       if name == "go_one":  # its record also depends on GO-one's default config, which evolves
-        key["config"] = json.loads(go_method.default_config().to_json())
+        key["config"] = rl_config.effective(go_method.default_config())
       record = store.get(key)
       if record is None:
         [record] = evaluation.evaluate(problem, baselines.METHODS, [name], progress)

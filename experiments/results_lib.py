@@ -187,7 +187,7 @@ def _scores(records: list[dict[str, Any]]) -> dict[str, float | None]:
 def _row_key(suite: str, graph: str, devices: int, budget: int, seed: int,
              config: ml_collections.ConfigDict | None, **extra: Any) -> dict[str, Any]:
   """A stored row's key; ``config``: the GO-one config the row depends on (None: none)."""
-  config = None if config is None else json.loads(config.to_json())
+  config = None if config is None else rl_config.effective(config)
   return {"suite": suite, "graph": graph, "devices": devices, "budget": budget, "seed": seed,
           "config": config, **extra}
 

@@ -31,9 +31,16 @@ Fields (override on the command line, e.g. ``--config.ppo.clip_epsilon=0.1``):
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import ml_collections
 
 from go_jax.models import config as model_config
+
+#: Fields read only when their task is decided: (task, path in the config).
+TASK_ONLY_FIELDS = (("scheduling", ("imitation", "scheduling_teachers")),
+                    ("fusion", ("imitation", "fusion_teachers")))
 
 
 def get_go_one_model_config() -> ml_collections.ConfigDict:
@@ -142,3 +149,18 @@ def get_default_config() -> ml_collections.ConfigDict:
   config.baselines = "single,expert,heft,metis"
   config.baseline_budget = 1000
   return config
+
+
+def effective(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """``config`` as plain JSON data, without the fields a run with its ``tasks`` never reads.
+
+  Stored results rows are keyed by it (``experiments/rows.py``), so a field
+  read only by some tasks (e.g. a scheduling teacher) leaves the rows of runs
+  without that task valid.
+  """
+  data = json.loads(config.to_json())
+  tasks = [task.strip() for task in str(data.get("tasks", "")).split(",")]
+  for task, (section, field) in TASK_ONLY_FIELDS:
+    if task not in tasks:
+      data.get(section, {}).pop(field, None)
+  return data

@@ -181,3 +181,21 @@ def test_scheduling_only_policy_runs_on_the_batch_base_placement(problem):
   assert train.pathwise_config(make_config(tasks="scheduling", pathwise=dict(steps=8, start_smoothing=1e-3,
                                                                                end_smoothing=1e-5,
                                                                                anneal_iterations=60))).steps == 0
+
+
+def test_effective_config_drops_fields_of_tasks_not_decided():
+  # Stored results rows are keyed by the effective config: a scheduling-only field must not
+  # invalidate placement-only rows, and must distinguish runs that decide scheduling.
+  from go_jax.rl import config as rl_config
+  config = rl_config.get_default_config()
+  config.tasks = "placement"
+  placement_only = rl_config.effective(config)
+  assert "scheduling_teachers" not in placement_only["imitation"]
+  assert "fusion_teachers" not in placement_only["imitation"]
+  assert placement_only["imitation"]["teachers"] == config.imitation.teachers
+  config.imitation.scheduling_teachers = "critical_path"
+  assert rl_config.effective(config) == placement_only
+  config.tasks = "placement,scheduling"
+  joint = rl_config.effective(config)
+  assert joint["imitation"]["scheduling_teachers"] == "critical_path"
+  assert "fusion_teachers" not in joint["imitation"]
