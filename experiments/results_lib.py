@@ -131,6 +131,8 @@ class GoRun:
     seconds: wall-clock seconds of training (compilation included).
     curve: ``(evaluations, seconds, best step time so far)`` after each iteration
       (the vectorized simulator's float32 step times).
+    teacher: the heuristics the warm start cloned (``go_jax/rl/imitation.py``), or None.
+    teacher_step_time: their exact step time (s), or None.
   """
 
   step_time: float
@@ -138,6 +140,8 @@ class GoRun:
   evaluations: int
   seconds: float
   curve: list[tuple[int, float, float]]
+  teacher: str | None = None
+  teacher_step_time: float | None = None
 
 
 def run_go(problem: evaluation.Problem, config: ml_collections.ConfigDict,
@@ -157,7 +161,10 @@ def run_go(problem: evaluation.Problem, config: ml_collections.ConfigDict,
   # Each run compiles its own programs (its graph's shapes, its tasks); freeing them keeps a
   # long suite from exhausting the process (LLVM "Cannot allocate memory" after ~10 runs).
   jax.clear_caches()
-  return GoRun(step_time=step_time, oom=oom, evaluations=result.evaluations + 1, seconds=seconds, curve=curve)
+  teacher = result.teacher
+  return GoRun(step_time=step_time, oom=oom, evaluations=result.evaluations + 1, seconds=seconds, curve=curve,
+               teacher=None if teacher is None else teacher.name,
+               teacher_step_time=None if teacher is None else teacher.step_time)
 
 
 def first_reaching(curve: Sequence[Sequence[float]], target: float) -> tuple[int, float] | None:
@@ -432,20 +439,31 @@ def render_joint(rows: list[dict[str, Any]], budget: int) -> list[str]:
          "(`Problem.default_decisions`). GO-one keeps the default's decisions for the tasks it does not "
          "decide, and so do the heuristics (scheduling and fusion heuristics run on the expert placement). "
          "Step times in ms (exact reference simulator).", "",
-         "| graph | tasks | default | heuristics | GO-one | speedup vs default | GO / best heuristic |",
-         "|---|---|---:|---|---:|---:|---:|"]
+         "GO-one starts with the imitation warm start (`go_jax/rl/imitation.py`): it clones the best "
+         "heuristic decisions for the tasks it decides (placement heuristics; `none`, `xla_fusion` or "
+         "`fuse_all` scored with each placement; then level-order, critical-path or FIFO priorities "
+         "quantised to its 8 levels), each candidate scored against its budget. The `warm start` column "
+         "names that teacher and its step time (`not recorded`: a row stored before the column existed); "
+         "GO-one reports only its own decisions, never the teacher's.", "",
+         "| graph | tasks | default | heuristics | warm start | GO-one | speedup vs default | "
+         "GO / best heuristic |",
+         "|---|---|---:|---|---|---:|---:|---:|"]
   wins, losses, waiting = [], [], []
   for row in rows:
     if row.get("pending"):
       waiting.append(f"{row['graph']}/{row['variant']}")
-      out.append(f"| {row['graph']} | {row['variant']} | not run | - | not run | - | - |")
+      out.append(f"| {row['graph']} | {row['variant']} | not run | - | - | not run | - | - |")
       continue
     go_time = _go_time(row["go"])
     best = _best(row["baselines"])
     heuristics = ", ".join(f"{n} {_ms(t)}" for n, t in row["baselines"].items())
     speedup = "-" if go_time is None or row["default"] is None else f"{row['default'] / go_time:.3f}x"
     ratio = "-" if go_time is None or best is None else f"{go_time / best[1]:.3f}"
-    out.append(f"| {row['graph']} | {row['variant']} | {_ms(row['default'])} | {heuristics or '-'} | "
+    teacher = row["go"].get("teacher")
+    # "not recorded": a row stored before GoRun had the field.
+    warm = ("not recorded" if "teacher" not in row["go"] else "none" if not teacher
+            else f"{teacher} {_ms(row['go'].get('teacher_step_time'))}")
+    out.append(f"| {row['graph']} | {row['variant']} | {_ms(row['default'])} | {heuristics or '-'} | {warm} | "
                f"{_ms(go_time)} | {speedup} | {ratio} |")
     if best is not None:
       label = f"{row['graph']}/{row['variant']}"
