@@ -180,7 +180,8 @@ def first_reaching(curve: Sequence[Sequence[float]], target: float) -> tuple[int
   return None
 
 
-def _problem(graph: str, devices: int, budget: int, seed: int) -> evaluation.Problem:
+def load_problem(graph: str, devices: int, budget: int, seed: int) -> evaluation.Problem:
+  """The placement suite's problem for ``graph`` on ``devices`` devices of :data:`CLUSTER`."""
   config = go_config(graph, devices, "placement", budget, seed)
   problem = train.load_problem(config)
   return dataclasses.replace(problem, budget=budget, seed=seed)
@@ -238,7 +239,7 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
       start = time.perf_counter()
       if progress:
         progress(f"{graph} on {devices} devices: baselines")
-      problem = _problem(graph, devices, budget, seed)
+      problem = load_problem(graph, devices, budget, seed)
       names = [n for n in PLACEMENT_BASELINES if n != "expert" or problem.expert is not None]
       if with_hdp:
         names.append("hdp")
@@ -254,7 +255,7 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
       start = time.perf_counter()
       if progress:
         progress(f"{graph} on {devices} devices: search baselines, {budget} evaluations each")
-      problem = problem or _problem(graph, devices, budget, seed)
+      problem = problem or load_problem(graph, devices, budget, seed)
       records = evaluation.evaluate(problem, baselines.METHODS, list(PLACEMENT_SEARCH), progress)
       search = _stamp({"baselines": _scores(records),
                        "baseline_seconds": {r["method"]: r["search_seconds"] for r in records}}, start)
@@ -263,7 +264,7 @@ def run_placement(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
       start = time.perf_counter()
       if progress:
         progress(f"{graph} on {devices} devices: GO-one, {budget} evaluations")
-      problem = problem or _problem(graph, devices, budget, seed)
+      problem = problem or load_problem(graph, devices, budget, seed)
       go_part = _stamp({"go": dataclasses.asdict(run_go(problem, config, progress))}, start)
       store.put(go_key, go_part)
     parts = [base, search, go_part]
@@ -296,7 +297,7 @@ def run_joint(graphs: Sequence[tuple[str, int]], budget: int, seed: int = 0,
       rows += [done[v] or {"graph": graph, "devices": devices, "variant": v, "pending": True} for v in variants]
       continue
     start = time.perf_counter()
-    problem = _problem(graph, devices, budget, seed)
+    problem = load_problem(graph, devices, budget, seed)
     names = sorted({n for v in variants for n in JOINT_BASELINES[v]})
     names = [n for n in names if n != "expert" or problem.expert is not None]
     if progress:
