@@ -427,8 +427,7 @@ def describe(result: TrainResult) -> str:
   """One line on how GO-one found its decisions (the results tables' note)."""
   note = f"{result.iterations} PPO iterations, {result.evaluations} simulator evaluations"
   if result.teacher is not None:
-    note += (f"; warm start: cloned {result.teacher.name} ({result.teacher.step_time * 1e3:.4g} ms as a "
-             f"placement), PPO from there")
+    note += f"; warm start: cloned {result.teacher.name} ({result.teacher.step_time * 1e3:.4g} ms), PPO from there"
   return note
 
 
