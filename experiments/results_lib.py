@@ -438,7 +438,9 @@ def render_joint(rows: list[dict[str, Any]], budget: int) -> list[str]:
          f"GO-one per task variant ({budget} evaluations each). Default: the human-expert placement, equal "
          "priorities (level order, the static form of TensorFlow's FIFO ready queues), no fusion "
          "(`Problem.default_decisions`). GO-one keeps the default's decisions for the tasks it does not "
-         "decide, and so do the heuristics (scheduling and fusion heuristics run on the expert placement). "
+         "decide, and so do the heuristics (scheduling and fusion heuristics run on the expert placement; "
+         "`fuse_all` alone runs on the faster of one device and the expert placement, so in the fusion "
+         "rows it also chooses a placement, which fusion-only GO-one cannot). "
          "Step times in ms (exact reference simulator).", "",
          "GO-one starts with the imitation warm start (`go_jax/rl/imitation.py`): it clones the best "
          "heuristic decisions for the tasks it decides (placement heuristics; `none`, `xla_fusion` or "
