@@ -3,7 +3,7 @@
 Modules: :mod:`~go_jax.rl.losses` (the PPO loss), :mod:`~go_jax.rl.rewards`
 (normalised reward, OOM rule), :mod:`~go_jax.rl.iteration` (the jitted
 sample-simulate-update step and its state), :mod:`~go_jax.rl.imitation`
-(GO-one's warm start: clone the best heuristic placement before PPO),
+(GO-one's warm start: clone the best heuristic decisions for its tasks before PPO),
 :mod:`~go_jax.rl.pathwise` (Adam steps through the relaxed simulator before
 each PPO iteration), :mod:`~go_jax.rl.train` (host
 loop, checkpoints, metrics, results), :mod:`~go_jax.rl.method` (``go_one`` for
