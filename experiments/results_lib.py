@@ -343,6 +343,29 @@ def _ms(seconds: float | None) -> str:
   return "-" if seconds is None or not np.isfinite(seconds) else f"{1e3 * seconds:.4g}"
 
 
+#: GO-one and a baseline within this relative difference tie: the same decisions scored in a
+#: different order of float64 additions differ by ~1e-16, which must not count as a win.
+TIE_RTOL = 1e-6
+
+
+def _outcome(go_time: float | None, best_time: float) -> str:
+  """``"wins"``, ``"ties"`` or ``"losses"``: GO-one's step time against the best baseline's."""
+  if go_time is None or go_time > best_time * (1 + TIE_RTOL):
+    return "losses"
+  return "wins" if go_time < best_time * (1 - TIE_RTOL) else "ties"
+
+
+def _outcome_lines(outcomes: dict[str, list[str]], total: int, against: str) -> list[str]:
+  """The summary lines under a table: wins, ties (when any) and losses."""
+  lines = [f"GO-one beats {against} on {len(outcomes['wins'])} of {total}: "
+           + (", ".join(outcomes["wins"]) or "none") + "."]
+  if outcomes["ties"]:
+    lines.append(f"GO-one ties (within {TIE_RTOL:g} relative) on {len(outcomes['ties'])}: "
+                 + ", ".join(outcomes["ties"]) + ".")
+  lines.append(f"GO-one loses on {len(outcomes['losses'])}: " + (", ".join(outcomes["losses"]) or "none") + ".")
+  return lines
+
+
 def _best(scores: dict[str, float | None]) -> tuple[str, float] | None:
   valid = [(t, n) for n, t in scores.items() if t is not None]
   if not valid:
@@ -373,7 +396,7 @@ def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
          "are reported, never the teacher's.", "",
          "| graph | nodes | devices | " + " | ".join(methods) + " | GO-one | GO / best | GO / expert |",
          "|---|---:|---:|" + "---:|" * (len(methods) + 3)]
-  wins, losses = [], []
+  outcomes = {"wins": [], "ties": [], "losses": []}
   for row in rows:
     go_time = _go_time(row["go"])
     best = _best(row["baselines"])
@@ -386,7 +409,7 @@ def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
                + f" | {_ms(go_time)} | {ratio} | {vs_expert} |")
     if best is not None:
       label = f"{row['graph']}/{row['devices']} (best baseline {best[0]})"
-      (wins if go_time is not None and go_time < best[1] else losses).append(label)
+      outcomes[_outcome(go_time, best[1])].append(label)
   pending = [f"{row['graph']}/{row['devices']}" for row in rows if row.get("not_run")]
   if pending:
     out += ["", f"`not run`: the search baselines of {', '.join(pending)} are not computed yet (the page "
@@ -394,9 +417,7 @@ def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
             "the baselines that ran."]
   if waiting:
     out += ["", f"Not computed yet, so not in the table (`--stored_only`): {', '.join(waiting)}."]
-  out += ["", f"GO-one beats the best baseline on {len(wins)} of {len(rows)}: "
-          + (", ".join(wins) or "none") + ".",
-          f"GO-one loses on {len(losses)}: " + (", ".join(losses) or "none") + ".", ""]
+  out += ["", *_outcome_lines(outcomes, len(rows), "the best baseline"), ""]
   speedups = [row["baselines"]["expert"] / _go_time(row["go"]) for row in rows
               if _go_time(row["go"]) and row["baselines"].get("expert")]
   if speedups:
@@ -451,7 +472,7 @@ def render_joint(rows: list[dict[str, Any]], budget: int) -> list[str]:
          "| graph | tasks | default | heuristics | warm start | GO-one | speedup vs default | "
          "GO / best heuristic |",
          "|---|---|---:|---|---|---:|---:|---:|"]
-  wins, losses, waiting = [], [], []
+  outcomes, waiting = {"wins": [], "ties": [], "losses": []}, []
   for row in rows:
     if row.get("pending"):
       waiting.append(f"{row['graph']}/{row['variant']}")
@@ -469,14 +490,11 @@ def render_joint(rows: list[dict[str, Any]], budget: int) -> list[str]:
     out.append(f"| {row['graph']} | {row['variant']} | {_ms(row['default'])} | {heuristics or '-'} | {warm} | "
                f"{_ms(go_time)} | {speedup} | {ratio} |")
     if best is not None:
-      label = f"{row['graph']}/{row['variant']}"
-      (wins if go_time is not None and go_time < best[1] else losses).append(label)
+      outcomes[_outcome(go_time, best[1])].append(f"{row['graph']}/{row['variant']}")
   if waiting:
     out += ["", f"`not run`: {', '.join(waiting)} not computed yet (rendered from stored rows only, "
             "`--stored_only`)."]
-  out += ["", f"GO-one beats the task's best heuristic on {len(wins)} of {len(rows) - len(waiting)}: "
-          + (", ".join(wins) or "none") + ".",
-          f"GO-one loses on {len(losses)}: " + (", ".join(losses) or "none") + ".",
+  out += ["", *_outcome_lines(outcomes, len(rows) - len(waiting), "the task's best heuristic"),
           "The paper reports 33%-60% speedups over TensorFlow's default on the three tasks.", ""]
   return out
 

@@ -138,3 +138,15 @@ def test_stored_only_never_computes_anything(tmp_path, monkeypatch):
   assert joint == [{"graph": "toy_chains_2x4", "devices": 2, "variant": "fusion", "pending": True}]
   page = "\n".join(results_lib.render_joint(joint, 9))
   assert "| toy_chains_2x4 | fusion | not run |" in page and "beats the task's best heuristic on 0 of 0" in page
+
+
+def test_float_noise_is_a_tie_not_a_win():
+  # inception_v3 'all three': GO-one's clone of single + critical_path + fuse_all scored
+  # 0.07253260316423936 s, fuse_all 0.0725326031642394 s: the same decisions, summed in another order.
+  assert results_lib._outcome(0.07253260316423936, 0.0725326031642394) == "ties"
+  assert results_lib._outcome(0.0848, 0.08498) == "wins"
+  assert results_lib._outcome(0.0851, 0.08498) == "losses"
+  assert results_lib._outcome(None, 0.08498) == "losses"
+  lines = results_lib._outcome_lines({"wins": ["a"], "ties": ["b"], "losses": []}, 2, "the best baseline")
+  assert lines == ["GO-one beats the best baseline on 1 of 2: a.", "GO-one ties (within 1e-06 relative) on 1: b.",
+                   "GO-one loses on 0: none."]
