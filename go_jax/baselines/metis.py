@@ -74,7 +74,8 @@ def metis_placement(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Clus
             out=xadj[1:])
   adjncy = pairs[:, 1] if pairs.size else np.zeros(0, np.int64)
   options = pymetis.Options(seed=seed)
-  _, parts = pymetis.part_graph(d, xadj=xadj, adjncy=adjncy, vweights=_scaled(unit_cost),
+  # CSRAdjacency, not xadj=/adjncy= (deprecated in pymetis 2025.2, to be removed in 2027).
+  _, parts = pymetis.part_graph(d, pymetis.CSRAdjacency(xadj, adjncy), vweights=_scaled(unit_cost),
                                 eweights=_scaled(weights) if weights.size else None, options=options)
   unit_device = np.asarray(parts, np.int64)
   unit_device = repair_memory(graph, cluster, unit, unit_device)
