@@ -101,6 +101,17 @@ class MethodUnavailable(errors.InputError):
   """A method cannot run on this problem (the message says why)."""
 
 
+def exact_cost(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
+               decisions: simulator.Decisions) -> tuple[bool, float]:
+  """``(oom, step time in s)`` of ``decisions`` under the exact reference simulator.
+
+  The tuple ranks decision sets the way every "keep the best" in the project
+  does: feasible before OOM, then faster.
+  """
+  result, _ = simulator.simulate_reference(graph, cluster, decisions)
+  return bool(np.any(result.oom)), float(result.step_time)
+
+
 def evaluate(problem: Problem, methods: dict[str, Method], names: Sequence[str],
              progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
   """Runs ``names`` (keys of ``methods``) on ``problem`` and scores them.

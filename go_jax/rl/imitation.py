@@ -97,11 +97,6 @@ class Teacher(NamedTuple):
   oom: bool
   evaluations: int
 
-  @property
-  def decisions(self) -> simulator.Decisions:
-    """The teacher as (N,) simulator decisions (priority levels as float priorities)."""
-    return simulator.Decisions(self.placement, self.priority.astype(np.float32), self.fusion)
-
 
 def priority_levels(priority: np.ndarray, num_levels: int) -> np.ndarray:
   """(N,) int32 levels in ``[0, num_levels)`` from real priorities (higher runs earlier), by rank.
@@ -183,9 +178,7 @@ def teacher(problem: evaluation.Problem, names: Sequence[str], num_devices: int,
     fusions = {"": np.asarray(base.fusion, bool)}
 
   def score(placement, levels, requests):
-    result, _ = simulator.simulate_reference(graph, cluster, simulator.Decisions(
-        placement, levels.astype(np.float32), requests))
-    return bool(np.any(result.oom)), float(result.step_time)
+    return evaluation.exact_cost(graph, cluster, simulator.Decisions(placement, levels.astype(np.float32), requests))
 
   scored = []
   for placement_name, placement in placements.items():

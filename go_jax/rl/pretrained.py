@@ -178,11 +178,6 @@ class FinetuneResult:
   params: Any
 
 
-def _exact(graph, cluster, decisions) -> tuple[bool, float]:
-  result, _ = simulator.simulate_reference(graph, cluster, decisions)
-  return bool(np.any(result.oom)), float(result.step_time)
-
-
 def finetune(pretrained: PretrainedPolicy, problem: evaluation.Problem, steps: int,
              config: ml_collections.ConfigDict | None = None,
              progress_fn: Callable[[int, dict[str, float]], None] | None = None) -> FinetuneResult:
@@ -220,7 +215,7 @@ def finetune(pretrained: PretrainedPolicy, problem: evaluation.Problem, steps: i
         state.params, batch, network)))
     if np.isfinite(float(state.best_step_time[0])):
       candidates["best_sampled"] = simulator.Decisions(*(np.asarray(x[0][:n]) for x in state.best_decisions))
-  scored = {name: _exact(graph, cluster, d) for name, d in candidates.items()}
+  scored = {name: evaluation.exact_cost(graph, cluster, d) for name, d in candidates.items()}
   chosen = min(scored, key=lambda name: scored[name])
   oom, step_time = scored[chosen]
   return FinetuneResult(decisions=candidates[chosen], step_time=step_time, oom=oom, chosen=chosen,

@@ -37,7 +37,6 @@ import orbax.checkpoint as ocp
 
 from go_jax import errors
 from go_jax import evaluation
-from go_jax.graph import graph as graph_lib
 from go_jax.graph import loading
 from go_jax.models import config as model_config_lib
 from go_jax.models import policy
@@ -201,12 +200,6 @@ def _unpad(decisions: simulator.Decisions, num_nodes: int) -> simulator.Decision
   return simulator.Decisions(*(np.asarray(x[0][:num_nodes]) for x in decisions))
 
 
-def _exact(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
-           decisions: simulator.Decisions) -> tuple[float, bool]:
-  result, _ = simulator.simulate_reference(graph, cluster, decisions)
-  return float(result.step_time), bool(np.any(result.oom))
-
-
 def _abstract(state: iteration.TrainState):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
 
@@ -323,8 +316,8 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
   if not np.isfinite(float(state.best_step_time[0])):  # no iteration ran: fall back to single device
     best = simulator.default_decisions(graph.num_nodes)
   greedy = _unpad(iteration.greedy_decisions(state.params, batch, network), graph.num_nodes)
-  best_time, best_oom = _exact(graph, cluster, best)
-  greedy_time, greedy_oom = _exact(graph, cluster, greedy)
+  best_oom, best_time = evaluation.exact_cost(graph, cluster, best)
+  greedy_oom, greedy_time = evaluation.exact_cost(graph, cluster, greedy)
   return TrainResult(best=best, best_step_time=best_time, best_oom=best_oom, greedy=greedy,
                      greedy_step_time=greedy_time, greedy_oom=greedy_oom, reference_step_time=reference,
                      reference_name=reference_name, evaluations=int(state.evaluations),
