@@ -151,6 +151,11 @@ def get_default_config() -> ml_collections.ConfigDict:
   return config
 
 
+def names(text: str) -> list[str]:
+  """A comma-separated config field (``tasks``, ``imitation.teachers``, ...) as a list of names."""
+  return [name.strip() for name in str(text).split(",") if name.strip()]
+
+
 def effective(config: ml_collections.ConfigDict) -> dict[str, Any]:
   """``config`` as plain JSON data, without the fields a run with its ``tasks`` never reads.
 
@@ -159,7 +164,7 @@ def effective(config: ml_collections.ConfigDict) -> dict[str, Any]:
   without that task valid.
   """
   data = json.loads(config.to_json())
-  tasks = [task.strip() for task in str(data.get("tasks", "")).split(",")]
+  tasks = names(data.get("tasks", ""))
   for task, (section, field) in TASK_ONLY_FIELDS:
     if task not in tasks:
       data.get(section, {}).pop(field, None)

@@ -78,6 +78,7 @@ from go_jax.graph import graph as graph_lib
 from go_jax.graph import loading
 from go_jax.graph import synthetic
 from go_jax.models import policy
+from go_jax.rl import config as rl_config
 from go_jax.rl import iteration
 from go_jax.rl import rewards
 from go_jax.rl import train
@@ -141,14 +142,10 @@ def family_of(name: str) -> str:
   return lowered
 
 
-def _csv(value: str) -> list[str]:
-  return [v.strip() for v in str(value).split(",") if v.strip()]
-
-
 def buckets_of(config: ml_collections.ConfigDict) -> list[int]:
   """Sorted node buckets of ``config.buckets`` (each a :func:`features.bucket_size` value)."""
   try:
-    buckets = sorted({int(b) for b in _csv(config.buckets)})
+    buckets = sorted({int(b) for b in rl_config.names(config.buckets)})
   except ValueError:
     raise errors.InputError(f"--config.buckets={config.buckets!r}: expected comma-separated integers") from None
   bad = [b for b in buckets if features.bucket_size(b) != b]
@@ -170,7 +167,7 @@ def parse_zoo_variant(spec: str) -> tuple[str, dict[str, Any]]:
   """``"rnnlm_2:unroll=8,batch=32"`` -> ``("rnnlm_2", {"unroll": 8, "batch": 32})``."""
   name, _, knob_text = spec.partition(":")
   knobs = {}
-  for item in _csv(knob_text):
+  for item in rl_config.names(knob_text):
     key, eq, value = item.partition("=")
     if not eq:
       raise errors.InputError(f"zoo variant {spec!r}: knob {item!r} is not key=value")
@@ -266,7 +263,7 @@ class BatchSampler:
     self._buckets = buckets_of(config)
     self._edge_ratio = int(config.edge_ratio)
     self._clusters = []
-    for name in _csv(config.clusters):
+    for name in rl_config.names(config.clusters):
       try:
         cluster = cluster_lib.get_cluster(name)
       except cluster_lib.ClusterError as e:
@@ -277,7 +274,7 @@ class BatchSampler:
     if not self._clusters:
       raise errors.InputError("--config.clusters is empty")
     try:
-      self._device_counts = sorted({int(d) for d in _csv(config.device_counts)})
+      self._device_counts = sorted({int(d) for d in rl_config.names(config.device_counts)})
     except ValueError:
       raise errors.InputError(f"--config.device_counts={config.device_counts!r}: expected integers") from None
     if not self._device_counts or self._device_counts[0] < 1:

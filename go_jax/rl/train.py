@@ -40,6 +40,7 @@ from go_jax import evaluation
 from go_jax.graph import loading
 from go_jax.models import config as model_config_lib
 from go_jax.models import policy
+from go_jax.rl import config as rl_config
 from go_jax.rl import imitation
 from go_jax.rl import iteration
 from go_jax.rl import losses
@@ -123,7 +124,7 @@ def planned_iterations(config: ml_collections.ConfigDict, budget: int | None = N
 
 def tasks_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The enabled tasks, validated, in the policy's order."""
-  tasks = tuple(_names(config.tasks))
+  tasks = tuple(rl_config.names(config.tasks))
   unknown = sorted(set(tasks) - set(model_config_lib.ALL_TASKS))
   if unknown or not tasks:
     raise errors.InputError(f"--config.tasks: unknown or empty {unknown or tasks} "
@@ -204,16 +205,11 @@ def _abstract(state: iteration.TrainState):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
 
 
-def _names(text: str) -> list[str]:
-  """A comma-separated config field as a list of names."""
-  return [name.strip() for name in str(text).split(",") if name.strip()]
-
-
 def _warm_start(config: ml_collections.ConfigDict, problem: evaluation.Problem, network: policy.PolicyNetwork,
                 it_config: iteration.IterationConfig, batch: iteration.GraphBatch, state: iteration.TrainState,
                 num_devices: int) -> tuple[iteration.TrainState, imitation.Teacher]:
   """Clones the best heuristic decisions for the policy's tasks into ``state.params``; scores the clone's argmax."""
-  names = lambda field, default: _names(config.imitation.get(field, default))  # noqa: E731
+  names = lambda field, default: rl_config.names(config.imitation.get(field, default))  # noqa: E731
   teacher = imitation.teacher(
       problem, names("teachers", ""), num_devices, tasks=network.tasks, num_levels=network.num_priority_levels,
       scheduling_names=names("scheduling_teachers", ",".join(imitation.SCHEDULING_TEACHERS)),
@@ -478,7 +474,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     plot_learning_curve(writer.rows, os.path.join(workdir, "learning_curve.png"),
                         f"GO-one on {problem.graph.name} / {problem.cluster.name}",
                         {f"reference ({result.reference_name})": result.reference_step_time})
-  baseline_names = _names(config.baselines)
+  baseline_names = rl_config.names(config.baselines)
   records = results_table(problem, result, baseline_names,
                           search_seconds=writer.previous_wall_s + result.seconds)
   with open(os.path.join(workdir, "results.json"), "w") as f:
