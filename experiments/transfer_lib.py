@@ -15,10 +15,17 @@ For every held-out family F (:func:`run_family`):
 6. every baseline of :data:`go_jax.baselines.METHODS` except the learned ones
    (``go_one``, and ``go``, the shipped policy) with the same simulator budget
    (``max(finetune_steps) * num_samples``), the best feasible one reported;
-7. the fine-tuning steps needed to come within 5% of GO-one's final step time.
+7. the fine-tuning steps needed to come within 5% of GO-one's final step time,
+   and the iterations GO-one itself needed to get there (their ratio is how
+   much faster fine-tuning reaches GO-one's quality than training from scratch).
 
-:func:`write_markdown` renders the records as ``docs/transfer.md``. Nothing
-here is hard-coded: every number comes from the runs.
+Every family's record is kept in a :class:`experiments.rows.RowStore`, keyed by
+everything that determines it (the effective pretraining config, target,
+cluster, fine-tuning steps, baselines), so families can run in pieces, on
+different cores or days, and :func:`run` with ``stored_only`` renders the page
+from what is stored. :func:`write_markdown` renders the records as
+``docs/transfer.md`` and their curves as a PNG beside it. Nothing here is
+hard-coded: every number comes from the runs.
 """
 
 from __future__ import annotations
@@ -36,11 +43,13 @@ import numpy as np
 
 from experiments import cli
 from experiments import optimize_lib
+from experiments import rows as rows_lib
 from go_jax import baselines
 from go_jax import errors
 from go_jax import evaluation
 from go_jax.rl import pretrain
 from go_jax.rl import pretrained as pretrained_lib
+from go_jax.rl import config as rl_config
 from go_jax.rl import train
 from simulator import cluster as cluster_lib
 
@@ -126,6 +135,7 @@ def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir:
   go_one_seconds = time.perf_counter() - start
   go_one_time = min(one.best_step_time if not one.best_oom else np.inf,
                     one.greedy_step_time if not one.greedy_oom else np.inf)
+  go_one_curve = [float(x) for x in np.minimum.accumulate([h["best_step_time"] for h in one.history])]
 
   names = list(baseline_names) if baseline_names else [m for m in baselines.METHODS if m not in LEARNED]
   names = [m for m in names if m != "expert" or problem.expert is not None]
@@ -149,6 +159,8 @@ def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir:
       "best_baseline_step_time": best["step_time"] if best else None,
       "baselines": {r["method"]: r["step_time"] for r in records},
       "steps_within_5pct_of_go_one": _first_within(curve, (1 + WITHIN) * go_one_time),
+      "go_one_steps_within_5pct": _first_within(go_one_curve, (1 + WITHIN) * go_one_time),
+      "finetune_curve": [float(x) for x in curve], "go_one_curve": go_one_curve,
   }
 
 
@@ -156,13 +168,66 @@ def _ms(value: Any) -> str:
   return "-" if value is None or not np.isfinite(value) else f"{1e3 * float(value):.4g}"
 
 
+def _ratio(numerator: Any, denominator: Any) -> float | None:
+  if numerator is None or denominator is None or not np.isfinite(numerator) or not np.isfinite(denominator):
+    return None
+  return float(numerator) / float(denominator)
+
+
+def _speedup(record: dict[str, Any]) -> str:
+  """GO-one's iterations to its own final (within 5%) over fine-tuning's, e.g. ``12x (600 / 50)``."""
+  ft, one = record.get("steps_within_5pct_of_go_one"), record.get("go_one_steps_within_5pct")
+  if ft is None or one is None:
+    return "-"
+  return f"{one / ft:.3g}x ({one} / {ft})"
+
+
+def plot_curves(results: Sequence[dict[str, Any]], path: str) -> bool:
+  """Saves one panel per family: fine-tuning's and GO-one's best step time per iteration (ms).
+
+  Returns False (and writes nothing) when no record carries curves.
+  """
+  done = [r for r in results if r.get("finetune_curve") and r.get("go_one_curve")]
+  if not done:
+    return False
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  figure, axes = pyplot.subplots(1, len(done), figsize=(4.5 * len(done), 3.6), squeeze=False)
+  for ax, r in zip(axes[0], done):
+    for name, curve in (("fine-tuned", r["finetune_curve"]), ("GO-one (scratch)", r["go_one_curve"])):
+      ax.plot(np.arange(1, len(curve) + 1), 1e3 * np.asarray(curve, float), label=name)
+    for name, value, style in (("zero-shot", r["zero_shot_step_time"], ":"),
+                               (f"best baseline ({r['best_baseline']})", r["best_baseline_step_time"], "--")):
+      if value is not None and np.isfinite(value):
+        ax.axhline(1e3 * value, linestyle=style, linewidth=1, color="gray" if style == "--" else "black",
+                   label=name)
+    ax.set_xscale("log")
+    ax.set_title(f"held out: {r['family']} ({r['target']})", fontsize="medium")
+    ax.set_xlabel("PPO iterations on the target")
+    ax.set_ylabel("best step time so far (ms)")
+    ax.legend(fontsize="small")
+  figure.tight_layout()
+  tmp = path + ".tmp.png"
+  figure.savefig(tmp, dpi=90)
+  pyplot.close(figure)
+  os.replace(tmp, path)
+  return True
+
+
 def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str) -> None:
-  """Writes the results table and how it was produced to ``path`` (atomically)."""
-  steps = sorted({int(k) for r in results for k in r["finetune_step_time"]})
+  """Writes the results table and how it was produced to ``path`` (atomically), the curves beside it.
+
+  ``results`` may hold ``{"family": F, "pending": True}`` for families not run yet (``--stored_only``).
+  """
+  done = [r for r in results if not r.get("pending")]
+  steps = sorted({int(k) for r in done for k in r["finetune_step_time"]})
   header = (["held-out family", "target (nodes)", "zero-shot ms"] + [f"FT {k} ms" for k in steps]
-            + ["GO-one ms", "best baseline (same budget)", "FT steps to 5% of GO-one"])
+            + ["GO-one ms", "zero-shot / GO-one", "best baseline (same budget)", "FT steps to 5% of GO-one",
+               "GO-one's own steps to 5% of its final", "FT speed-up"])
   lines = ["# Transfer to held-out families", "",
-           "Generated by `experiments.transfer_results`; every number below comes from the runs it made.", "",
+           "Generated by `experiments.transfer_results`; every number below comes from the runs it made "
+           "(each family's record is kept in the rows folder, so families run in pieces).", "",
            f"Command: `{command}`", "",
            f"Machine: {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", "",
@@ -172,17 +237,30 @@ def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str) -
            "trained from scratch on the target for as many iterations; the best baseline ran with the same "
            "simulator budget and is the best of every registered non-learned method, `fuse_all` (fusion "
            "everywhere on the faster of one device and the expert placement) included: a joint policy's "
-           "zero-shot decisions must beat that trivial rule to mean anything.", "",
+           "zero-shot decisions must beat that trivial rule to mean anything. `FT speed-up` = the PPO "
+           "iterations GO-one needed to come within 5% of its own final step time, over those fine-tuning "
+           "needed to come within 5% of it (the goal: at least 10x).", "",
            "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for r in results:
+    if r.get("pending"):
+      lines.append("| " + " | ".join([r["family"]] + ["not run"] * (len(header) - 1)) + " |")
+      continue
     best = f"{r['best_baseline']} {_ms(r['best_baseline_step_time'])}" if r["best_baseline"] else "-"
     within = r["steps_within_5pct_of_go_one"]
+    ratio = _ratio(r["zero_shot_step_time"] if not r.get("zero_shot_oom") else None, r["go_one_step_time"])
+    own = r.get("go_one_steps_within_5pct")
     row = ([r["family"], f"{r['target']} ({r['nodes']})", _ms(r["zero_shot_step_time"])]
            + [_ms(r["finetune_step_time"].get(str(k))) for k in steps]
-           + [_ms(r["go_one_step_time"]), best, "not reached" if within is None else str(within)])
+           + [_ms(r["go_one_step_time"]), "-" if ratio is None else f"{ratio:.3f}", best,
+              "not reached" if within is None else str(within),
+              "not recorded" if "go_one_steps_within_5pct" not in r else ("not reached" if own is None else str(own)),
+              _speedup(r)])
     lines.append("| " + " | ".join(row) + " |")
+  png = os.path.splitext(path)[0] + "_curves.png"
+  if plot_curves(done, png):
+    lines += ["", f"![fine-tuning and GO-one curves]({os.path.basename(png)})"]
   lines += ["", "Per family: pretraining iterations / graphs seen / seconds, zero-shot and fine-tuning seconds:", ""]
-  for r in results:
+  for r in done:
     lines.append(f"- {r['family']}: pretrained {r['pretrain_iterations']} iterations on {r['pretrain_graphs_seen']} "
                  f"graphs ({r['training_set']} real + synthetic) in {r['pretrain_seconds']:.0f} s; zero-shot "
                  f"{r['zero_shot_seconds']:.2f} s; fine-tuning {r['finetune_seconds']:.0f} s; GO-one "
@@ -191,17 +269,39 @@ def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str) -
   cli.write_atomically("\n".join(lines), path)
 
 
+def record_key(family: str, pretrain_config: ml_collections.ConfigDict, cluster_spec: str,
+               finetune_steps: Sequence[int], baseline_names: Sequence[str] | None,
+               target: str | None = None) -> dict[str, Any]:
+  """What a family's record depends on (a stored record with another key is recomputed)."""
+  return {"suite": "transfer", "graph": family, "target": target or TARGETS.get(family),
+          "cluster": cluster_spec, "finetune_steps": sorted({int(s) for s in finetune_steps}),
+          "baselines": list(baseline_names) if baseline_names else None,
+          "config": rl_config.effective(pretrain_config)}
+
+
 def run(families: Sequence[str], pretrain_config: ml_collections.ConfigDict, workdir: str, cluster_spec: str,
         finetune_steps: Sequence[int], baseline_names: Sequence[str] | None, out_md: str | None,
-        argv: Sequence[str]) -> list[dict[str, Any]]:
-  """Runs every family, writes ``<workdir>/transfer.json`` after each and the markdown at the end."""
+        argv: Sequence[str], store: rows_lib.RowStore | None = None,
+        stored_only: bool = False) -> list[dict[str, Any]]:
+  """Runs (or, from ``store``, reuses) every family; writes ``<workdir>/transfer.json`` after each, then the page.
+
+  With ``stored_only`` nothing is computed: families without a stored record
+  are listed as not run.
+  """
+  store = store or rows_lib.RowStore(None)
   os.makedirs(workdir, exist_ok=True)
   results = []
   for family in families:
-    results.append(run_family(family, pretrain_config, workdir, cluster_spec, finetune_steps, baseline_names))
+    key = record_key(family, pretrain_config, cluster_spec, finetune_steps, baseline_names)
+    record = store.get(key)
+    if record is None and stored_only:
+      record = {"family": family, "pending": True}
+    elif record is None:
+      record = run_family(family, pretrain_config, workdir, cluster_spec, finetune_steps, baseline_names)
+      store.put(key, record)
+    results.append(record)
     optimize_lib.write_json_atomically(results, os.path.join(workdir, "transfer.json"))
   if out_md:
     write_markdown(results, out_md, "python -m experiments.transfer_results " + " ".join(
         shlex.quote(a) for a in argv[1:]))
   return results
-

@@ -6,7 +6,17 @@ r"""GO transfer results: zero-shot and fine-tuned GO on held-out families vs GO-
 
 For each family it pretrains without it (resuming ``<workdir>/<family>/pretrain``),
 then measures what :mod:`experiments.transfer_lib` describes; results go to
-``<workdir>/transfer.json`` after every family and the table to ``--out``.
+``<workdir>/transfer.json`` after every family and the table to ``--out``
+(with the curves in ``<out>_curves.png``).
+
+With ``--rows_dir`` every finished family is kept as JSON and reused by a later
+run with the same settings, so the families can run in pieces (one process per
+core, say) and a final ``--stored_only`` run renders the whole page:
+
+  python -m experiments.transfer_results --workdir=/tmp/go_transfer --families=wavenet \
+      --rows_dir=docs/transfer_rows ...            # one process per family or core
+  python -m experiments.transfer_results --workdir=/tmp/go_transfer --families=rnnlm,gnmt,txl,bert,wavenet \
+      --rows_dir=docs/transfer_rows --stored_only ...   # the page, from the stored records
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
+from experiments import rows as rows_lib
 from experiments import transfer_lib
 from go_jax import errors
 
@@ -28,6 +39,10 @@ _CLUSTER = flags.DEFINE_string("cluster", "v100x4", "Cluster preset or JSON of t
 _STEPS = flags.DEFINE_list("finetune_steps", ["50", "200", "1000"], "Fine-tuning iterations to report.")
 _BASELINES = flags.DEFINE_list("baselines", None, "Baselines to run (default: every method but GO-one).")
 _OUT = flags.DEFINE_string("out", "docs/transfer.md", "Markdown table to write ('' = none).")
+_ROWS_DIR = flags.DEFINE_string("rows_dir", None, "Folder keeping every finished family's record as JSON; a rerun "
+                                "with the same folder and settings reuses them (run the families in pieces).")
+_STORED_ONLY = flags.DEFINE_boolean("stored_only", False, "Compute nothing: render the page from --rows_dir and "
+                                    "mark the families not stored yet 'not run'.")
 
 
 def main(argv):
@@ -42,8 +57,12 @@ def main(argv):
     raise errors.InputError(f"--finetune_steps={','.join(_STEPS.value)}: expected integers") from None
   if not steps or min(steps) < 1:
     raise errors.InputError("--finetune_steps: need positive integers")
+  if _STORED_ONLY.value and not _ROWS_DIR.value:
+    raise errors.InputError("--stored_only needs --rows_dir (the folder of the stored records)")
+  store = rows_lib.RowStore(_ROWS_DIR.value, transfer_lib.log)
   results = transfer_lib.run(_FAMILIES.value, _CONFIG.value, _WORKDIR.value, _CLUSTER.value, steps,
-                             _BASELINES.value, _OUT.value or None, sys.argv)
+                             _BASELINES.value, _OUT.value or None, sys.argv, store=store,
+                             stored_only=_STORED_ONLY.value)
   cli.print_json(results)
 
 

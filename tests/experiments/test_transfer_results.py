@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
+from experiments import rows
 from experiments import transfer_lib
+from experiments.configs import pretrain as pretrain_config
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -22,13 +24,45 @@ def test_markdown_has_one_row_per_family(tmp_path):
             "pretrain_graphs_seen": 4, "pretrain_seconds": 1.0, "training_set": 0, "zero_shot_step_time": 0.4,
             "zero_shot_seconds": 1.0, "finetune_step_time": {"50": 0.3, "200": 0.2}, "finetune_seconds": 1.0,
             "go_one_step_time": 0.25, "go_one_seconds": 1.0, "best_baseline": "single",
-            "best_baseline_step_time": 0.1, "steps_within_5pct_of_go_one": 200}
+            "best_baseline_step_time": 0.1, "steps_within_5pct_of_go_one": 20, "go_one_steps_within_5pct": 180,
+            "finetune_curve": [0.4, 0.3, 0.2], "go_one_curve": [0.9, 0.5, 0.25]}
   path = tmp_path / "transfer.md"
-  transfer_lib.write_markdown([record, {**record, "family": "txl", "steps_within_5pct_of_go_one": None}],
+  transfer_lib.write_markdown([record, {**record, "family": "txl", "steps_within_5pct_of_go_one": None},
+                               {"family": "bert", "pending": True}],
                               str(path), "python -m experiments.transfer_results ...")
   text = path.read_text()
-  assert "| rnnlm | rnnlm_2 (913) | 400 | 300 | 200 | 250 | single 100 | 200 |" in text
-  assert "| txl |" in text and "not reached" in text
+  # zero-shot 0.4 s / GO-one 0.25 s = 1.6; GO-one needed 180 iterations, fine-tuning 20: 9x.
+  assert "| rnnlm | rnnlm_2 (913) | 400 | 300 | 200 | 250 | 1.600 | single 100 | 20 | 180 | 9x (180 / 20) |" in text
+  assert "| txl |" in text and "| not reached | 180 | - |" in text
+  assert "| bert | not run | not run |" in text
+  assert (tmp_path / "transfer_curves.png").stat().st_size > 1000 and "transfer_curves.png" in text
+
+
+def test_records_are_stored_and_reused(tmp_path, monkeypatch):
+  """A family runs once; a second run with the same settings reuses its record, another setting reruns it."""
+  calls = []
+
+  def fake_run_family(family, config, workdir, cluster_spec, steps, names):
+    del config, workdir, cluster_spec, names
+    calls.append(family)
+    return {"family": family, "steps": list(steps)}
+
+  monkeypatch.setattr(transfer_lib, "run_family", fake_run_family)
+  config = pretrain_config.get_config()
+  store = rows.RowStore(str(tmp_path / "rows"))
+  first = transfer_lib.run(["rnnlm"], config, str(tmp_path / "w"), "v100x4", [50, 200], None, None, [], store)
+  again = transfer_lib.run(["rnnlm", "txl"], config, str(tmp_path / "w"), "v100x4", [50, 200], None, None, [],
+                           rows.RowStore(str(tmp_path / "rows")), stored_only=True)
+  assert calls == ["rnnlm"] and again == [first[0], {"family": "txl", "pending": True}]
+  transfer_lib.run(["rnnlm"], config, str(tmp_path / "w"), "v100x4", [50, 1000], None, None, [], store)
+  assert calls == ["rnnlm", "rnnlm"]  # other fine-tuning steps: not the stored record
+
+
+def test_stored_only_needs_rows_dir(tmp_path):
+  proc = subprocess.run([sys.executable, "-m", "experiments.transfer_results", f"--workdir={tmp_path}",
+                         "--stored_only"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 2 and "--stored_only needs --rows_dir" in proc.stderr
+  assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.slow  # pretrains, fine-tunes and trains GO-one (about 5-10 minutes on a loaded 2-core CPU)
@@ -43,3 +77,4 @@ def test_tiny_end_to_end(tmp_path):
   assert record["family"] == "rnnlm" and set(record["finetune_step_time"]) == {"2", "3"}
   assert record["finetune_step_time"]["3"] <= record["finetune_step_time"]["2"]
   assert record["best_baseline"] in ("single", "contiguous") and "| rnnlm |" in out.read_text()
+  assert len(record["finetune_curve"]) == 3 and len(record["go_one_curve"]) == 3
