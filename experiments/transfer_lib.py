@@ -70,6 +70,26 @@ def log(message: str) -> None:
   print(f"[transfer] {message}", file=sys.stderr, flush=True)
 
 
+def every(period: int, label: str, total: int | None = None, progress: Callable[[str], None] = log,
+          show_best: bool = True) -> Callable[[int, dict[str, float]], None]:
+  """A ``progress_fn`` that logs one line every ``period`` iterations (best step time, wall-clock, ETA).
+
+  ``show_best=False`` for pretraining, whose batches change graph every iteration.
+  """
+  start = time.perf_counter()
+
+  def report(step: int, metrics: dict[str, float]) -> None:
+    if step % period:
+      return
+    elapsed = time.perf_counter() - start
+    eta = f", ETA {elapsed / step * (total - step):.0f} s" if total and step else ""
+    best = metrics.get("best_step_time") if show_best else None
+    best_text = f", best {1e3 * best:.4g} ms" if best is not None and np.isfinite(best) else ""
+    progress(f"{label}: iteration {step}{f'/{total}' if total else ''}{best_text}, {elapsed:.0f} s{eta}")
+
+  return report
+
+
 def target_problem(family: str, cluster: cluster_lib.Cluster, budget: int, seed: int,
                    target: str | None = None) -> evaluation.Problem:
   """The held-out family's target graph on ``cluster`` (with the zoo's expert placement when there is one)."""
@@ -100,7 +120,7 @@ def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir:
   config.holdout = family
   run_dir = os.path.join(workdir, family, "pretrain")
   progress(f"{family}: pretraining without it in {run_dir}")
-  summary = pretrain.pretrain_and_save(config, run_dir)
+  summary = pretrain.pretrain_and_save(config, run_dir, every(10, f"{family}: pretraining", show_best=False))
   pretrain_seconds = summary["total_wall_s"]  # a resumed pretraining run counts its earlier processes too
   policy = pretrained_lib.load_policy(run_dir)
   cluster = cluster_lib.get_cluster(cluster_spec)
@@ -118,7 +138,8 @@ def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir:
 
   progress(f"{family}: fine-tuning {max_steps} iterations")
   start = time.perf_counter()
-  tuned = pretrained_lib.finetune(policy, problem, max_steps)
+  tuned = pretrained_lib.finetune(policy, problem, max_steps,
+                                  progress_fn=every(50, f"{family}: fine-tuning", max_steps))
   finetune_seconds = time.perf_counter() - start
   zero_feasible = np.inf if zero_record["oom"] else zero_record["step_time"]
   curve = [min(zero_feasible, value) for value in tuned.curve]
@@ -131,7 +152,8 @@ def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir:
   one_config.num_iterations = max_steps
   one_config.budget = budget
   start = time.perf_counter()
-  one = train.train(one_config, problem, budget=budget)
+  one = train.train(one_config, problem, budget=budget,
+                    progress_fn=every(50, f"{family}: GO-one", max_steps))
   go_one_seconds = time.perf_counter() - start
   go_one_time = min(one.best_step_time if not one.best_oom else np.inf,
                     one.greedy_step_time if not one.greedy_oom else np.inf)

@@ -78,3 +78,12 @@ def test_tiny_end_to_end(tmp_path):
   assert record["finetune_step_time"]["3"] <= record["finetune_step_time"]["2"]
   assert record["best_baseline"] in ("single", "contiguous") and "| rnnlm |" in out.read_text()
   assert len(record["finetune_curve"]) == 3 and len(record["go_one_curve"]) == 3
+
+
+def test_progress_every_period_with_eta():
+  lines = []
+  report = transfer_lib.every(2, "txl: fine-tuning", total=4, progress=lines.append)
+  for step in (1, 2, 3, 4):
+    report(step, {"best_step_time": 0.0125})
+  assert len(lines) == 2 and lines[0].startswith("txl: fine-tuning: iteration 2/4, best 12.5 ms, ")
+  assert "ETA" in lines[0]
