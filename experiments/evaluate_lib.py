@@ -21,6 +21,7 @@ from go_jax import evaluation
 from go_jax.graph import loading
 from go_jax.rl import config as rl_config
 from go_jax.rl import method as go_method
+from go_jax.rl import pretrained
 
 TABLE_COLUMNS = ("method", "step_ms", "vs_single", "vs_expert", "peak_gib", "oom", "step/LB",
                  "evals", "search_s")
@@ -76,6 +77,8 @@ def run(graphs: Sequence[str], cluster_spec: str | None, methods: Sequence[str],
              "variant": name, "budget": budget, "seed": seed, "checkpoint": checkpoint}
       if name == "go_one":  # its record also depends on GO-one's default config, which evolves
         key["config"] = rl_config.effective(go_method.default_config())
+      if name == "go":  # and the policy's on the checkpoint's contents (the shipped one is replaced now and then)
+        key["policy"] = pretrained.fingerprint(checkpoint)
       record = store.get(key)
       if record is None:
         [record] = evaluation.evaluate(problem, baselines.METHODS, [name], progress)

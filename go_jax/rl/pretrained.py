@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import time
@@ -75,6 +76,31 @@ def load_policy(path: str | None = None) -> PretrainedPolicy:
   """
   path = os.path.abspath(path or SHIPPED_DIR)
   return _load_policy_cached(path, _mtime(os.path.join(path, "checkpoints")))
+
+
+def fingerprint(path: str | None = None) -> str:
+  """16 hex digits of SHA-256 over a run directory's ``config.json`` and its latest checkpoint's files.
+
+  Stored result rows of the ``go`` method are keyed by it (``experiments/evaluate_lib.py``), so
+  replacing the shipped policy (``path=None``) invalidates them instead of leaving them stale.
+
+  Raises:
+    errors.InputError: when ``path`` has no ``config.json`` or no numbered checkpoint.
+  """
+  path = os.path.abspath(path or SHIPPED_DIR)
+  config_path = os.path.join(path, "config.json")
+  checkpoint_dir = os.path.join(path, "checkpoints")
+  steps = [int(n) for n in os.listdir(checkpoint_dir) if n.isdigit()] if os.path.isdir(checkpoint_dir) else []
+  if not os.path.exists(config_path) or not steps:
+    raise errors.InputError(f"{path}: not a GO run directory with a checkpoint (config.json, checkpoints/<step>/)")
+  digest = hashlib.sha256()
+  latest = os.path.join(checkpoint_dir, str(max(steps)))
+  files = [config_path] + sorted(os.path.join(root, name) for root, _, names in os.walk(latest) for name in names)
+  for file in files:
+    digest.update(os.path.relpath(file, path).encode() + b"\0")
+    with open(file, "rb") as f:
+      digest.update(f.read())
+  return digest.hexdigest()[:16]
 
 
 def _mtime(path: str) -> float:

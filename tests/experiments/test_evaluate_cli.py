@@ -111,3 +111,16 @@ def test_rows_dir_resumes_a_run(tmp_path):
   store = rows_lib.RowStore(rows_dir)
   evaluate_lib.run(graph, "v100x8", ["random"], devices=2, budget=6, store=store)
   assert store.reused == 0
+
+
+def test_go_rows_are_keyed_by_the_policy_fingerprint(tmp_path):
+  """Replacing the shipped policy must not leave its stored ``go`` records looking current."""
+  import json  # pylint: disable=g-import-not-at-top
+  from experiments import evaluate_lib
+  from experiments import rows as rows_lib
+  from go_jax.rl import pretrained
+  rows_dir = tmp_path / "rows"
+  evaluate_lib.run([shared_data.path("pipedream", "inception_v3")], "v100x8", ["go"], devices=2, budget=5,
+                   store=rows_lib.RowStore(str(rows_dir)))
+  [stored] = [json.loads(p.read_text()) for p in rows_dir.iterdir()]
+  assert stored["key"]["policy"] == pretrained.fingerprint() and stored["row"]["method"] == "go"

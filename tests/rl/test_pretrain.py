@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import pretrain_test as pretrain_test_config
+from go_jax import errors
 from go_jax import evaluation
 from go_jax.graph import synthetic
 from go_jax.rl import pretrain
@@ -199,6 +200,20 @@ def test_finetune_never_returns_worse_than_zero_shot(workdir):
 def _launch(*args):
   return subprocess.run([sys.executable, "-m", "experiments.pretrain", *args], cwd=ROOT, capture_output=True,
                         text=True, timeout=900)
+
+
+def test_fingerprint_follows_the_checkpoint_contents(tmp_path):
+  """The ``go`` method's stored rows are keyed by it: same files, same print; one byte changed, another."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  copy = tmp_path / "policy"
+  shutil.copytree(pretrained.SHIPPED_DIR, copy, ignore=shutil.ignore_patterns("metrics.jsonl", "*.md"))
+  shipped = pretrained.fingerprint()
+  assert len(shipped) == 16 and pretrained.fingerprint(str(copy)) == shipped
+  config = copy / "config.json"
+  config.write_text(config.read_text().replace('"seed": 0', '"seed": 1'))
+  assert pretrained.fingerprint(str(copy)) != shipped
+  with pytest.raises(errors.InputError, match="not a GO run directory with a checkpoint"):
+    pretrained.fingerprint(str(tmp_path))
 
 
 def test_launcher_bad_holdout_is_one_line_exit_2(tmp_path):
