@@ -37,6 +37,11 @@ def get_model_config() -> ml_collections.ConfigDict:
       backward pass, trading compute for memory on large graphs.
     position_frequencies: sinusoidal frequencies of each node's absolute place in
       the topological order, projected and added to the trunk's input (0: off).
+    node_logit_scale: > 0 adds free per-node logits (one vector per node and task,
+      zero-initialised, times this scale) to the heads' logits, so the policy can
+      represent any decision vector of *one* graph exactly (GO-one only: their shape
+      is the graph's, so pretraining and transfer need 0). The scale sets their
+      effective learning rate: the shared optimizer's step times this (0: off).
   """
   config = ml_collections.ConfigDict()
   config.hidden_size = 128
@@ -54,6 +59,8 @@ def get_model_config() -> ml_collections.ConfigDict:
   # Sinusoidal absolute position in the topological order added to the trunk's input
   # (policy.AbsolutePosition); 0 = off, as the shipped checkpoint was trained.
   config.position_frequencies = 0
+  # Free per-node logits (GO-one only); 0 = off, as every stored result was run.
+  config.node_logit_scale = 0.0
   return config
 
 

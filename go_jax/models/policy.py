@@ -130,6 +130,7 @@ class PolicyNetwork(nn.Module):
   tasks: tuple[str, ...]
   remat: bool = False
   position_frequencies: int = 0
+  node_logit_scale: float = 0.0
 
   def _stack(self, num_layers: int, name: str) -> attention.SegmentRecurrentStack:
     return attention.SegmentRecurrentStack(
@@ -228,6 +229,12 @@ class PolicyNetwork(nn.Module):
       # Small initial logits: the untrained policy is close to uniform.
       logits = nn.Dense(num_classes[task], kernel_init=nn.initializers.normal(0.01), name=f"{task}_head")(
           nn.LayerNorm(name=f"{task}_head_norm")(state))  # (1 or K, Np, classes)
+      if self.node_logit_scale:
+        # Free per-node logits (GO-one only: their shape is this graph's), in topological order;
+        # zero at init, so they change nothing until trained. The scale turns the shared
+        # optimizer's step on the parameter into a step of that many times the size on the logit.
+        free = self.param(f"{task}_node_logits", nn.initializers.zeros, (num_nodes, num_classes[task]))
+        logits = logits + self.node_logit_scale * free[None]
       if task == "placement":
         logits = jnp.where(jnp.arange(self.max_devices) < num_devices, logits, _MASKED_LOGIT)
       logits = jnp.broadcast_to(logits, (num_vectors,) + logits.shape[1:])
@@ -270,7 +277,8 @@ def make_policy(config: ml_collections.ConfigDict) -> PolicyNetwork:
       ffn_multiplier=config.ffn_multiplier, segment_length=config.segment_length,
       memory_length=config.memory_length, num_priority_levels=config.num_priority_levels,
       max_devices=config.max_devices, tasks=tuple(config.tasks), remat=config.remat,
-      position_frequencies=int(config.get("position_frequencies", 0)))
+      position_frequencies=int(config.get("position_frequencies", 0)),
+      node_logit_scale=float(config.get("node_logit_scale", 0.0)))
 
 
 # ---------------------------------------------------------------------------

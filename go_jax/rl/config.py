@@ -39,6 +39,9 @@ import ml_collections
 from go_jax.models import config as model_config
 
 #: Fields read only when their task is decided: (task, path in the config).
+#: Options added after results rows were stored, with the value at which a run is exactly what
+#: it was before the option existed; :func:`effective` drops them at that value.
+NEUTRAL_FIELDS = ((("model", "node_logit_scale"), 0.0),)
 TASK_ONLY_FIELDS = (("scheduling", ("imitation", "scheduling_teachers")),
                     ("fusion", ("imitation", "fusion_teachers")))
 
@@ -161,11 +164,15 @@ def effective(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
   Stored results rows are keyed by it (``experiments/rows.py``), so a field
   read only by some tasks (e.g. a scheduling teacher) leaves the rows of runs
-  without that task valid.
+  without that task valid, and so does an option added later while it is at
+  its off value (:data:`NEUTRAL_FIELDS`).
   """
   data = json.loads(config.to_json())
   tasks = names(data.get("tasks", ""))
   for task, (section, field) in TASK_ONLY_FIELDS:
     if task not in tasks:
+      data.get(section, {}).pop(field, None)
+  for (section, field), off in NEUTRAL_FIELDS:
+    if data.get(section, {}).get(field, off) == off:
       data.get(section, {}).pop(field, None)
   return data

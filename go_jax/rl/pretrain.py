@@ -470,6 +470,9 @@ def pretrain_and_save(config: ml_collections.ConfigDict, workdir: str,
   if holdout and holdout not in families_of(config):
     raise errors.InputError(f"--config.holdout={holdout!r}: not a zoo family "
                             f"(valid: {', '.join(families_of(config))})")
+  if float(config.model.get("node_logit_scale", 0.0)):
+    raise errors.InputError(f"--config.model.node_logit_scale={config.model.node_logit_scale}: free per-node "
+                            "logits have one graph's shape (GO-one only); pretraining needs 0")
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
   train.check_config(config, os.path.join(workdir, "config.json"), RESUMABLE_FIELDS)

@@ -235,3 +235,39 @@ def test_absolute_position_features():
   real = np.asarray(position[: graph.num_nodes])
   assert len({tuple(np.round(row, 6)) for row in real}) == graph.num_nodes
   np.testing.assert_array_equal(np.asarray(position[graph.num_nodes:]), 0.0)
+
+
+def test_free_node_logits_start_neutral_and_can_express_any_decision_vector(setup):
+  """Off by default; on, they are zero at init (the policy's outputs are unchanged) and, being one
+  free vector per node, let the argmax be any target decision vector of this graph."""
+  config, network, graph, graphs, params, _, _ = setup
+  assert config.node_logit_scale == 0.0
+  assert not any(name.endswith("_node_logits") for name in params["params"])
+  config = config_lib.get_test_config()
+  config.node_logit_scale = 10.0
+  free_network = policy.make_policy(config)
+  free = _jit(functools.partial(policy.init_params, free_network))(jax.random.key(0), graphs)
+  for task, classes in (("placement", config.max_devices), ("scheduling", config.num_priority_levels),
+                        ("fusion", 2)):
+    chex.assert_shape(free["params"][f"{task}_node_logits"], (_NUM_NODES, classes))
+  # Same network parameters plus zero node logits: exactly the same distribution.
+  with_zeros = {"params": {**params["params"], **{k: v for k, v in free["params"].items()
+                                                     if k.endswith("_node_logits")}}}
+  greedy_free = _jit(functools.partial(policy.greedy, free_network))
+  np.testing.assert_allclose(greedy_free(with_zeros, graphs, 4).log_prob.placement,
+                             _jit(functools.partial(policy.greedy, network))(params, graphs, 4).log_prob.placement,
+                             atol=1e-6)
+  # A made-up target, written into the node logits (topological order), becomes the argmax.
+  rng = np.random.default_rng(0)
+  n = graph.num_nodes
+  target = {"placement": rng.integers(0, 3, n), "scheduling": rng.integers(0, config.num_priority_levels, n),
+            "fusion": rng.integers(0, 2, n)}
+  order = np.asarray(policy.topological_order(graphs.nodes["topo_rank"], jnp.arange(_NUM_NODES) < n))
+  written = dict(with_zeros["params"])
+  for task, values in target.items():
+    logits = np.zeros(written[f"{task}_node_logits"].shape, np.float32)
+    logits[np.arange(n), values[order[:n]]] = 2.0  # x scale 10 = 20 nats above every other class
+    written[f"{task}_node_logits"] = logits
+  out = greedy_free({"params": written}, graphs, 3)
+  for task, values in target.items():
+    np.testing.assert_array_equal(np.asarray(policy.task_field(out.actions, task))[:n], values)

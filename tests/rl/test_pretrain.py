@@ -77,6 +77,10 @@ def test_bad_config_values_are_one_line_input_errors():
     pretrain.BatchSampler(tiny_config(clusters="nope"), [], 8)
   with pytest.raises(Exception, match="holdout"):
     pretrain.pretrain_and_save(tiny_config(holdout="nope"), "/nonexistent/never/created")
+  config = tiny_config()
+  config.model.node_logit_scale = 16.0
+  with pytest.raises(errors.InputError, match="node_logit_scale=16.0: free per-node logits"):
+    pretrain.pretrain_and_save(config, "/nonexistent/never/created")
 
 
 def test_training_set_leaves_out_the_holdout_family():
