@@ -36,6 +36,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.segment_length = 128
   config.model.memory_length = 128
   config.model.remat = False
+  # One policy for graphs of every size: no per-node parameters (GO-one's free node logits).
+  config.model.node_logit_scale = 0.0
   # Imitation is GO-one's warm start on one graph; pretraining starts from random
   # parameters and fine-tuning from the pretrained ones.
   config.imitation.steps = 0

@@ -11,6 +11,7 @@ def get_config():
   config.tasks = "placement,scheduling,fusion"  # the end-to-end test covers the joint path
   config.model = model_config.get_test_config()
   config.model.remat = False
+  config.model.node_logit_scale = 16.0  # GO-one's default free per-node logits
   config.ppo.num_samples = 8
   config.ppo.num_epochs = 2
   config.ppo.num_minibatches = 2
