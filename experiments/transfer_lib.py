@@ -11,13 +11,15 @@ For every held-out family F (:func:`run_family`):
    decisions and the best sampled so far (vectorized simulator), and the last
    one is re-scored exactly (:func:`go_jax.rl.pretrained.finetune`);
 5. GO-one from scratch on the target with the same network, PPO settings and
-   number of iterations (:func:`go_jax.rl.train.train`);
+   simulator budget (:func:`go_jax.rl.train.train`; with pathwise steps on, an
+   iteration costs more evaluations than a fine-tuning one, so it gets fewer);
 6. every baseline of :data:`go_jax.baselines.METHODS` except the learned ones
    (``go_one``, and ``go``, the shipped policy) with the same simulator budget
    (``max(finetune_steps) * num_samples``), the best feasible one reported;
 7. the fine-tuning steps needed to come within 5% of GO-one's final step time,
-   and the iterations GO-one itself needed to get there (their ratio is how
-   much faster fine-tuning reaches GO-one's quality than training from scratch).
+   and the iterations GO-one itself needed to get there; the ratio of their
+   simulator evaluations is how much faster fine-tuning reaches GO-one's
+   quality than training from scratch.
 
 Every family's record is kept in a :class:`experiments.rows.RowStore`, keyed by
 everything that determines it (the effective pretraining config, target,
@@ -196,16 +198,22 @@ def _ratio(numerator: Any, denominator: Any) -> float | None:
   return float(numerator) / float(denominator)
 
 
-def _speedup(record: dict[str, Any]) -> str:
-  """GO-one's iterations to its own final (within 5%) over fine-tuning's, e.g. ``12x (600 / 50)``."""
+def _to_goal(iterations: int | None, cost: int) -> str:
+  """``iterations / evaluations`` (``cost`` evaluations per iteration), or ``not reached``."""
+  return "not reached" if iterations is None else f"{iterations} / {iterations * cost}"
+
+
+def _speedup(record: dict[str, Any], costs: tuple[int, int]) -> str:
+  """Simulator evaluations GO-one needed to come within 5% of its own final, over fine-tuning's."""
   ft, one = record.get("steps_within_5pct_of_go_one"), record.get("go_one_steps_within_5pct")
   if ft is None or one is None:
     return "-"
-  return f"{one / ft:.3g}x ({one} / {ft})"
+  return f"{one * costs[1] / (ft * costs[0]):.3g}x"
 
 
-def plot_curves(results: Sequence[dict[str, Any]], path: str) -> bool:
-  """Saves one panel per family: fine-tuning's and GO-one's best step time per iteration (ms).
+def plot_curves(results: Sequence[dict[str, Any]], path: str, costs: tuple[int, int]) -> bool:
+  """Saves one panel per family: fine-tuning's and GO-one's best step time (ms) against the
+  simulator evaluations spent (``costs``: evaluations per fine-tuning and per GO-one iteration).
 
   Returns False (and writes nothing) when no record carries curves.
   """
@@ -217,8 +225,9 @@ def plot_curves(results: Sequence[dict[str, Any]], path: str) -> bool:
   from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
   figure, axes = pyplot.subplots(1, len(done), figsize=(4.5 * len(done), 3.6), squeeze=False)
   for ax, r in zip(axes[0], done):
-    for name, curve in (("fine-tuned", r["finetune_curve"]), ("GO-one (scratch)", r["go_one_curve"])):
-      ax.plot(np.arange(1, len(curve) + 1), 1e3 * np.asarray(curve, float), label=name)
+    for name, curve, cost in (("fine-tuned", r["finetune_curve"], costs[0]),
+                              ("GO-one (scratch)", r["go_one_curve"], costs[1])):
+      ax.plot(cost * np.arange(1, len(curve) + 1), 1e3 * np.asarray(curve, float), label=name)
     for name, value, style in (("zero-shot", r["zero_shot_step_time"], ":"),
                                (f"best baseline ({r['best_baseline']})", r["best_baseline_step_time"], "--")):
       if value is not None and np.isfinite(value):
@@ -226,7 +235,7 @@ def plot_curves(results: Sequence[dict[str, Any]], path: str) -> bool:
                    label=name)
     ax.set_xscale("log")
     ax.set_title(f"held out: {r['family']} ({r['target']})", fontsize="medium")
-    ax.set_xlabel("PPO iterations on the target")
+    ax.set_xlabel("simulator evaluations on the target")
     ax.set_ylabel("best step time so far (ms)")
     ax.legend(fontsize="small")
   figure.tight_layout()
@@ -237,16 +246,20 @@ def plot_curves(results: Sequence[dict[str, Any]], path: str) -> bool:
   return True
 
 
-def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str) -> None:
+def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str,
+                   costs: tuple[int, int]) -> None:
   """Writes the results table and how it was produced to ``path`` (atomically), the curves beside it.
 
   ``results`` may hold ``{"family": F, "pending": True}`` for families not run yet (``--stored_only``).
+  ``costs``: simulator evaluations per fine-tuning iteration and per GO-one iteration (the same
+  budget buys GO-one fewer iterations when its pathwise steps are on).
   """
   done = [r for r in results if not r.get("pending")]
   steps = sorted({int(k) for r in done for k in r["finetune_step_time"]})
   header = (["held-out family", "target (nodes)", "zero-shot ms"] + [f"FT {k} ms" for k in steps]
-            + ["GO-one ms", "zero-shot / GO-one", "best baseline (same budget)", "FT steps to 5% of GO-one",
-               "GO-one's own steps to 5% of its final", "FT speed-up"])
+            + ["GO-one ms", "zero-shot / GO-one", "best baseline (same budget)",
+               "FT to 5% of GO-one (iterations / evals)", "GO-one to 5% of its final (iterations / evals)",
+               "FT speed-up (evals)"])
   lines = ["# Transfer to held-out families", "",
            "Generated by `experiments.transfer_results`; every number below comes from the runs it made "
            "(each family's record is kept in the rows folder, so families run in pieces).", "",
@@ -256,11 +269,13 @@ def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str) -
            "Step times are exact (reference simulator) except the intermediate fine-tuning columns, which are "
            "the best decisions sampled so far under the vectorized simulator (or the zero-shot decisions, if "
            "better). FT = fine-tuning from the policy pretrained without the family; GO-one = the same network "
-           "trained from scratch on the target for as many iterations; the best baseline ran with the same "
+           f"trained from scratch on the target with the same simulator budget (a fine-tuning iteration costs "
+           f"{costs[0]} evaluations, a GO-one iteration {costs[1]}: its pathwise steps count too); the best "
+           "baseline ran with the same "
            "simulator budget and is the best of every registered non-learned method, `fuse_all` (fusion "
            "everywhere on the faster of one device and the expert placement) included: a joint policy's "
-           "zero-shot decisions must beat that trivial rule to mean anything. `FT speed-up` = the PPO "
-           "iterations GO-one needed to come within 5% of its own final step time, over those fine-tuning "
+           "zero-shot decisions must beat that trivial rule to mean anything. `FT speed-up` = the simulator "
+           "evaluations GO-one needed to come within 5% of its own final step time, over those fine-tuning "
            "needed to come within 5% of it (the goal: at least 10x).", "",
            "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for r in results:
@@ -274,12 +289,12 @@ def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str) -
     row = ([r["family"], f"{r['target']} ({r['nodes']})", _ms(r["zero_shot_step_time"])]
            + [_ms(r["finetune_step_time"].get(str(k))) for k in steps]
            + [_ms(r["go_one_step_time"]), "-" if ratio is None else f"{ratio:.3f}", best,
-              "not reached" if within is None else str(within),
-              "not recorded" if "go_one_steps_within_5pct" not in r else ("not reached" if own is None else str(own)),
-              _speedup(r)])
+              _to_goal(within, costs[0]),
+              "not recorded" if "go_one_steps_within_5pct" not in r else _to_goal(own, costs[1]),
+              _speedup(r, costs)])
     lines.append("| " + " | ".join(row) + " |")
   png = os.path.splitext(path)[0] + "_curves.png"
-  if plot_curves(done, png):
+  if plot_curves(done, png, costs):
     lines += ["", f"![fine-tuning and GO-one curves]({os.path.basename(png)})"]
   lines += ["", "Per family: pretraining iterations / graphs seen / seconds, zero-shot and fine-tuning seconds:", ""]
   for r in done:
@@ -324,6 +339,7 @@ def run(families: Sequence[str], pretrain_config: ml_collections.ConfigDict, wor
     results.append(record)
     optimize_lib.write_json_atomically(results, os.path.join(workdir, "transfer.json"))
   if out_md:
+    costs = (int(pretrain_config.ppo.num_samples), train.evaluations_per_iteration(pretrain_config))
     write_markdown(results, out_md, "python -m experiments.transfer_results " + " ".join(
-        shlex.quote(a) for a in argv[1:]))
+        shlex.quote(a) for a in argv[1:]), costs)
   return results

@@ -63,7 +63,8 @@ def main(argv):
   results = transfer_lib.run(_FAMILIES.value, _CONFIG.value, _WORKDIR.value, _CLUSTER.value, steps,
                              _BASELINES.value, _OUT.value or None, sys.argv, store=store,
                              stored_only=_STORED_ONLY.value)
-  cli.print_json(results)
+  # The curves (one point per iteration) are in the rows folder and <workdir>/transfer.json.
+  cli.print_json([{k: v for k, v in r.items() if not k.endswith("_curve")} for r in results])
 
 
 if __name__ == "__main__":

@@ -114,12 +114,17 @@ def format_progress(step: int, metrics: dict[str, float], total: int | None = No
           f"elapsed {metrics['wall_s']:4.0f}s  ETA {eta}")
 
 
+def evaluations_per_iteration(config: ml_collections.ConfigDict) -> int:
+  """Simulator evaluations one GO-one iteration of ``config`` spends: its sampled vectors, plus the
+  relaxed steps and the argmax's exact score when pathwise descent is on (:mod:`go_jax.rl.pathwise`)."""
+  relaxed = pathwise_config(config)
+  return int(config.ppo.num_samples) + (relaxed.steps + 1 if relaxed.steps > 0 else 0)
+
+
 def planned_iterations(config: ml_collections.ConfigDict, budget: int | None = None) -> int:
   """Iterations a fresh run of ``config`` does at most (``num_iterations`` and the evaluation budget)."""
   budget = int(config.budget if budget is None else budget)
-  relaxed = pathwise_config(config)
-  per_iteration = int(config.ppo.num_samples) + (relaxed.steps + 1 if relaxed.steps > 0 else 0)
-  return min(int(config.num_iterations), budget // per_iteration)
+  return min(int(config.num_iterations), budget // evaluations_per_iteration(config))
 
 
 def tasks_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -273,7 +278,7 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
     surrogate = pathwise.surrogate_data(problem, _unpad(state.best_decisions, graph.num_nodes).placement)
     state = state.replace(evaluations=state.evaluations + 1)
   budget = int(config.budget if budget is None else budget)
-  per_iteration = it_config.num_samples + (relaxed.steps + 1 if relaxed.steps > 0 else 0)
+  per_iteration = evaluations_per_iteration(config)
   last_iteration = min(int(config.num_iterations), int(state.step) + max(
       0, (budget - int(state.evaluations)) // per_iteration))
   history = []

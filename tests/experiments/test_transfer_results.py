@@ -29,11 +29,14 @@ def test_markdown_has_one_row_per_family(tmp_path):
   path = tmp_path / "transfer.md"
   transfer_lib.write_markdown([record, {**record, "family": "txl", "steps_within_5pct_of_go_one": None},
                                {"family": "bert", "pending": True}],
-                              str(path), "python -m experiments.transfer_results ...")
+                              str(path), "python -m experiments.transfer_results ...", costs=(8, 25))
   text = path.read_text()
-  # zero-shot 0.4 s / GO-one 0.25 s = 1.6; GO-one needed 180 iterations, fine-tuning 20: 9x.
-  assert "| rnnlm | rnnlm_2 (913) | 400 | 300 | 200 | 250 | 1.600 | single 100 | 20 | 180 | 9x (180 / 20) |" in text
-  assert "| txl |" in text and "| not reached | 180 | - |" in text
+  # zero-shot 0.4 s / GO-one 0.25 s = 1.6; fine-tuning needed 20 iterations of 8 evaluations, GO-one 180 of 25:
+  # 4500 / 160 = 28.1x.
+  assert ("| rnnlm | rnnlm_2 (913) | 400 | 300 | 200 | 250 | 1.600 | single 100 | 20 / 160 | 180 / 4500 | 28.1x |"
+          in text)
+  assert "| txl |" in text and "| not reached | 180 / 4500 | - |" in text
+  assert "a fine-tuning iteration costs 8 evaluations, a GO-one iteration 25" in text
   assert "| bert | not run | not run |" in text
   assert (tmp_path / "transfer_curves.png").stat().st_size > 1000 and "transfer_curves.png" in text
 
@@ -77,7 +80,9 @@ def test_tiny_end_to_end(tmp_path):
   assert record["family"] == "rnnlm" and set(record["finetune_step_time"]) == {"2", "3"}
   assert record["finetune_step_time"]["3"] <= record["finetune_step_time"]["2"]
   assert record["best_baseline"] in ("single", "contiguous") and "| rnnlm |" in out.read_text()
-  assert len(record["finetune_curve"]) == 3 and len(record["go_one_curve"]) == 3
+  assert "finetune_curve" not in record  # stdout stays short; the curves are in transfer.json
+  [stored] = json.loads((tmp_path / "runs" / "transfer.json").read_text())
+  assert len(stored["finetune_curve"]) == 3 and len(stored["go_one_curve"]) == stored["go_one_iterations"]
 
 
 def test_progress_every_period_with_eta():
