@@ -392,8 +392,10 @@ def render_placement(rows: list[dict[str, Any]], budget: int) -> list[str]:
          "the budget. Each PPO iteration is then preceded by pathwise steps (`go_jax/rl/pathwise.py`; on "
          "by default): Adam on the policy's parameters through the relaxed simulator, the objective the "
          "`gradient` baseline descends on free per-node logits; each relaxed step counts as one "
-         "evaluation, as it does for `gradient`. Only the policy's own decisions (samples and argmaxes) "
-         "are reported, never the teacher's.", "",
+         "evaluation, as it does for `gradient`. By default the policy also has free per-node logits "
+         "(`model.node_logit_scale`, `docs/go_one_tuning.md`) added to its network's, so the clone can "
+         "be exact and the descent can move single nodes. Only the policy's own decisions (samples and "
+         "argmaxes) are reported, never the teacher's.", "",
          "| graph | nodes | devices | " + " | ".join(methods) + " | GO-one | GO / best | GO / expert |",
          "|---|---:|---:|" + "---:|" * (len(methods) + 3)]
   outcomes = {"wins": [], "ties": [], "losses": []}
