@@ -49,9 +49,9 @@ from experiments import rows as rows_lib
 from go_jax import baselines
 from go_jax import errors
 from go_jax import evaluation
+from go_jax.rl import config as rl_config
 from go_jax.rl import pretrain
 from go_jax.rl import pretrained as pretrained_lib
-from go_jax.rl import config as rl_config
 from go_jax.rl import train
 from simulator import cluster as cluster_lib
 
