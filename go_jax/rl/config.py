@@ -38,10 +38,10 @@ import ml_collections
 
 from go_jax.models import config as model_config
 
-#: Fields read only when their task is decided: (task, path in the config).
 #: Options added after results rows were stored, with the value at which a run is exactly what
 #: it was before the option existed; :func:`effective` drops them at that value.
 NEUTRAL_FIELDS = ((("model", "node_logit_scale"), 0.0),)
+#: Fields read only when their task is decided: (task, path in the config).
 TASK_ONLY_FIELDS = (("scheduling", ("imitation", "scheduling_teachers")),
                     ("fusion", ("imitation", "fusion_teachers")))
 
