@@ -86,6 +86,9 @@ JOINT_BASELINES: dict[str, tuple[str, ...]] = {
 
 CLUSTER = "v100x8"
 
+#: Seconds between GO-one's progress lines (besides its first and last iteration's).
+PROGRESS_PERIOD_S = 60.0
+
 
 def parse_graphs(spec: str | Sequence[str] | None, suite: str) -> list[tuple[str, int]]:
   """``"txl_2:4,wavenet_2x18"`` -> ``[("txl_2", 4), ("wavenet_2x18", <suite's devices or 4>)]``.
@@ -144,12 +147,31 @@ class GoRun:
   teacher_step_time: float | None = None
 
 
+def throttled(report: Callable[[int, dict[str, float]], None], planned: int,
+              period_s: float = PROGRESS_PERIOD_S,
+              clock: Callable[[], float] = time.monotonic) -> Callable[[int, dict[str, float]], None]:
+  """A ``progress_fn`` for :func:`train.train` that passes on the first and the last
+  (``planned``-th) iteration and otherwise at most one iteration per ``period_s`` seconds of
+  ``clock``: a large graph's iteration takes a minute, a small one's a second."""
+  last = [float("-inf")]
+
+  def on_step(step: int, metrics: dict[str, float]) -> None:
+    now = clock()
+    if step in (1, planned) or now - last[0] >= period_s:
+      last[0] = now
+      report(step, metrics)
+
+  return on_step
+
+
 def run_go(problem: evaluation.Problem, config: ml_collections.ConfigDict,
            progress: Progress | None = None) -> GoRun:
   """Trains GO-one on ``problem`` with ``config`` (its ``budget``) and scores it exactly."""
-  def on_step(step, metrics):
-    if progress and (step == 1 or step % 25 == 0):
-      progress(train.format_progress(step, metrics, train.planned_iterations(config)))
+  planned = train.planned_iterations(config)
+  on_step = None
+  if progress:
+    on_step = throttled(lambda step, metrics: progress(train.format_progress(step, metrics, planned)),
+                        planned)
 
   start = time.perf_counter()
   result = train.train(config, problem, progress_fn=on_step)

@@ -37,6 +37,18 @@ def test_first_reaching():
   assert results_lib.first_reaching(curve, 0.1) is None
 
 
+def test_throttled_progress_first_last_and_one_per_period():
+  now = [0.0]
+  seen = []
+  on_step = results_lib.throttled(lambda step, metrics: seen.append(step), planned=10, period_s=60.0,
+                                  clock=lambda: now[0])
+  for step, at in zip(range(1, 11), [0, 20, 59, 61, 100, 121, 130, 190, 200, 205]):
+    now[0] = at
+    on_step(step, {})
+  # 1 at t=0; 4 at t=61 (>= 60 after 0); 6 at t=121; 8 at t=190; 10, the last, whatever the time.
+  assert seen == [1, 4, 6, 8, 10]
+
+
 @pytest.mark.slow  # baselines + HDP + two GO compiles: ~4 min on an idle 2-core CPU, more under load
 def test_placement_suite_on_a_toy_graph(tmp_path):
   store = rows_lib.RowStore(str(tmp_path / "rows"))
