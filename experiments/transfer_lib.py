@@ -148,14 +148,15 @@ def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir:
   if curve and not tuned.oom:  # the last point: the exact score of the best final candidate
     curve[-1] = min(curve[-1], tuned.step_time)
 
-  progress(f"{family}: GO-one from scratch, {max_steps} iterations")
   one_config = ml_collections.ConfigDict(pretrain_config.to_dict())
   one_config.patience = 0
   one_config.num_iterations = max_steps
   one_config.budget = budget
+  one_iterations = train.planned_iterations(one_config, budget)  # the budget ends it first
+  progress(f"{family}: GO-one from scratch, {one_iterations} iterations ({budget} evaluations)")
   start = time.perf_counter()
   one = train.train(one_config, problem, budget=budget,
-                    progress_fn=every(50, f"{family}: GO-one", max_steps))
+                    progress_fn=every(50, f"{family}: GO-one", one_iterations))
   go_one_seconds = time.perf_counter() - start
   go_one_time = min(one.best_step_time if not one.best_oom else np.inf,
                     one.greedy_step_time if not one.greedy_oom else np.inf)
