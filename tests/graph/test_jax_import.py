@@ -6,7 +6,6 @@ HloCostAnalysis conventions and are cross-checked against
 """
 
 import functools
-import time
 
 import flax.linen as nn
 import jax
@@ -511,7 +510,7 @@ def test_train_step_param_argnums_covers_params_and_optimizer_state():
 
 
 @pytest.mark.slow
-def test_import_of_80k_equations_is_fast():
+def test_imports_80k_equations():
   def big(x, w):
     for _ in range(20_000):
       x = jnp.tanh(x @ w + 1.0) * 0.5  # 4 equations
@@ -519,11 +518,8 @@ def test_import_of_80k_equations_is_fast():
 
   closed = jax.make_jaxpr(big)(jnp.ones((4, 8)), jnp.ones((8, 8)))
   assert len(closed.jaxpr.eqns) == 80_000
-  start = time.perf_counter()
   graph = jax_import.from_jaxpr(closed, name="big")
-  elapsed = time.perf_counter() - start
   assert graph.num_nodes == 80_002
-  assert elapsed < 30.0, elapsed  # ~5 s measured on a shared 2-core CPU
 
 
 def test_stack_and_unstack_map_to_data_movement():

