@@ -17,7 +17,7 @@ from absl import flags
 from experiments import cli
 from experiments import graphs_lib
 
-_GRAPH = flags.DEFINE_string("graph", None, "Graph file or workload name.")
+_GRAPH = flags.DEFINE_string("graph", None, "Graph file, workload name or variant (rnnlm_2:unroll=6).")
 _LIST = flags.DEFINE_bool("list", False, "List every workload of the zoo with its size.")
 _JSON = flags.DEFINE_bool("json", False, "Print JSON instead of a table.")
 _MARKDOWN = flags.DEFINE_bool("markdown", False, "With --list: print the markdown page docs/workloads.md.")

@@ -30,7 +30,7 @@ from go_jax.rl import train
 DEFAULT_GRAPH = "wavenet_2x18"
 DEFAULT_CLUSTER = "v100x4"
 
-_GRAPH = flags.DEFINE_string("graph", DEFAULT_GRAPH, "Graph file or workload name.")
+_GRAPH = flags.DEFINE_string("graph", DEFAULT_GRAPH, "Graph file, workload name or variant (rnnlm_2:unroll=6).")
 _CLUSTER = flags.DEFINE_string("cluster", DEFAULT_CLUSTER, "Cluster preset name or JSON file.")
 _METHODS = flags.DEFINE_list("methods", ["heuristics"], "Baselines to compare, 'heuristics', 'all' or names.")
 _BUDGET = flags.DEFINE_integer("budget", 1000, "Simulator evaluations per search method.")

@@ -49,6 +49,25 @@ def decisions_to_dict(graph: graph_lib.ComputationGraph, cluster_name: str,
           "fusion": [bool(x) for x in np.asarray(decisions.fusion)], **extra}
 
 
+def summarize(decisions: simulator.Decisions, num_devices: int) -> dict[str, Any]:
+  """What a decision vector does, in three numbers a reader can check at a glance.
+
+  Returns:
+    ``ops_per_device`` (list of ``num_devices`` op counts), ``priority_levels`` (distinct
+    priorities used) and ``fused_ops`` (ops that request fusion).
+  """
+  placement = np.asarray(decisions.placement, np.int64)
+  return {"ops_per_device": [int(c) for c in np.bincount(placement, minlength=num_devices)],
+          "priority_levels": int(np.unique(np.asarray(decisions.priority)).size),
+          "fused_ops": int(np.count_nonzero(np.asarray(decisions.fusion)))}
+
+
+def describe(summary: dict[str, Any], num_nodes: int) -> str:
+  """One line of :func:`summarize`'s result."""
+  return (f"ops per device {summary['ops_per_device']}, {summary['priority_levels']} priority level(s), "
+          f"{summary['fused_ops']} of {num_nodes} ops fused")
+
+
 def write_json_atomically(obj: Any, path: str) -> None:
   """Writes ``obj`` as JSON to ``path`` atomically; the folder must exist (else an InputError)."""
   folder = os.path.dirname(os.path.abspath(path))
@@ -75,7 +94,8 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
   Returns:
     ``graph``, ``nodes``, ``cluster``, ``checkpoint``, ``zero_shot_seconds``
     (wall time of the greedy forward pass, including compilation),
-    ``go_step_time`` (s, exact), ``best_baseline`` and its ``best_baseline_step_time``,
+    ``decisions`` (GO's final decisions, :func:`summarize`), ``go_step_time`` (s, exact),
+    ``best_baseline`` and its ``best_baseline_step_time``,
     ``records`` (one per method, :func:`go_jax.evaluation.evaluate`) and ``out``.
 
   Raises:
@@ -98,10 +118,12 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
       expert = None
   problem = evaluation.Problem(graph, cluster, seed=seed, expert=expert, checkpoint=checkpoint)
 
+  devices = pretrained_lib.placement_devices(cluster, policy.network)
   start = time.perf_counter()
   decisions = pretrained_lib.zero_shot(policy, graph, cluster)
   zero_shot_seconds = time.perf_counter() - start
-  say(f"zero-shot decisions in {zero_shot_seconds:.2f} s (one forward pass, including compilation)")
+  say(f"zero-shot decisions in {zero_shot_seconds:.2f} s (one forward pass, including compilation): "
+      f"{describe(summarize(decisions, devices), graph.num_nodes)}")
   notes = f"zero-shot greedy decisions, {zero_shot_seconds:.2f} s"
   evaluations = 0
   if finetune_steps:
@@ -110,6 +132,7 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
     decisions, evaluations = result.decisions, result.evaluations
     notes = (f"fine-tuned {result.iterations} iterations ({result.evaluations} evaluations); "
              f"{result.chosen} decisions; zero-shot {1e3 * result.zero_shot_step_time:.4g} ms")
+    say(f"fine-tuned decisions: {describe(summarize(decisions, devices), graph.num_nodes)}")
   names = [m for m in (methods or baselines.HEURISTICS) if m != "expert" or expert is not None]
   go_output = evaluation.MethodOutput(decisions, evaluations=evaluations, notes=notes)
   registry = {**baselines.METHODS, "go": lambda _: go_output}
@@ -125,6 +148,7 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
                                             finetune_steps=int(finetune_steps)), out)
     say(f"wrote {out}")
   return {"graph": graph.name, "nodes": graph.num_nodes, "cluster": cluster.name, "checkpoint": policy.path,
-          "zero_shot_seconds": zero_shot_seconds, "go_step_time": go_record["step_time"], "go_oom": go_record["oom"],
+          "zero_shot_seconds": zero_shot_seconds, "decisions": summarize(decisions, devices),
+          "go_step_time": go_record["step_time"], "go_oom": go_record["oom"],
           "best_baseline": best["method"] if best else None,
           "best_baseline_step_time": best["step_time"] if best else None, "records": records, "out": out}

@@ -12,7 +12,7 @@ from experiments import cli
 from experiments import simulate_lib
 from go_jax import baselines
 
-_GRAPH = flags.DEFINE_string("graph", None, "Workload name or graph file.", required=True)
+_GRAPH = flags.DEFINE_string("graph", None, "Workload name, variant (rnnlm_2:unroll=6) or graph file.", required=True)
 _CLUSTER = flags.DEFINE_string("cluster", None, "Cluster preset or JSON (default: the file's own for "
                                "dnn-partitioning graphs, else v100x4).")
 _DEVICES = flags.DEFINE_integer("devices", None, "Use only the first D devices of the cluster.")

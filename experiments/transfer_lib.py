@@ -100,7 +100,7 @@ def target_problem(family: str, cluster: cluster_lib.Cluster, budget: int, seed:
   if spec is None:
     raise errors.InputError(f"no target graph for family {family!r} (known: {', '.join(TARGETS)}); "
                             "pass --target=workload:knob=value")
-  name, knobs = pretrain.parse_zoo_variant(spec)
+  name, knobs = workloads.parse_variant(spec)
   graph = workloads.get_graph(name, **knobs)
   try:
     expert = np.asarray(workloads.expert_placement(name, graph, cluster.num_devices), np.int32)

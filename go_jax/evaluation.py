@@ -176,7 +176,8 @@ def add_speedups(records: list[dict[str, Any]]) -> None:
 def expert_for(spec: str, graph: graph_lib.ComputationGraph, num_devices: int) -> np.ndarray | None:
   """The human-expert placement for a graph given by ``spec`` (path or workload), if known.
 
-  * a workload name: the zoo's expert placement for ``num_devices`` devices;
+  * a workload name or variant (``rnnlm_2:unroll=6``): the zoo's expert placement for
+    ``num_devices`` devices;
   * a dnn-partitioning file ``.../<inputs>/<Graphs>/<model>.json``: the shipped
     split ``.../human-experts/<model>_expert.json`` when it exists and fits.
   """
@@ -194,4 +195,5 @@ def expert_for(spec: str, graph: graph_lib.ComputationGraph, num_devices: int) -
   if os.path.exists(spec):
     return None
   workloads = importlib.import_module("go_jax.workloads")
-  return np.asarray(workloads.expert_placement(spec, graph, num_devices), np.int32)
+  name, _ = workloads.parse_variant(spec)  # a variant's expert is its workload's rule
+  return np.asarray(workloads.expert_placement(name, graph, num_devices), np.int32)

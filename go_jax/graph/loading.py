@@ -12,7 +12,8 @@ PipeDream profile      ``nodeK -- ... -- forward_compute_time=``  ``pipedream.lo
 =====================  =========================================  ======================
 
 A directory holding a PipeDream ``graph.txt`` loads that file. A string that is
-not an existing path is looked up in the workload zoo (``go_jax.workloads``).
+not an existing path is looked up in the workload zoo (``go_jax.workloads``), as a
+name (``rnnlm_2``) or a variant with knob overrides (``rnnlm_2:unroll=6,batch=8``).
 """
 
 from __future__ import annotations
@@ -97,11 +98,12 @@ def load_graph(spec: str | os.PathLike) -> graph_lib.ComputationGraph:
   spec = os.fspath(spec)
   if os.path.exists(spec):
     return load_file(spec)
-  looks_like_path = os.sep in spec or "." in os.path.basename(spec)
+  looks_like_path = os.sep in spec or "." in os.path.basename(spec.partition(":")[0])
   try:
     workloads = importlib.import_module("go_jax.workloads")
   except ImportError:
     workloads = None
   if workloads is not None and not looks_like_path:
-    return workloads.get_graph(spec)
+    name, knobs = workloads.parse_variant(spec)  # "rnnlm_2" or a variant, "rnnlm_2:unroll=6"
+    return workloads.get_graph(name, **knobs)
   raise errors.InputError(f"{spec}: no such file" + ("" if looks_like_path else " or workload"))

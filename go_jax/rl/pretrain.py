@@ -163,24 +163,6 @@ def bucket_of(graph: graph_lib.ComputationGraph, buckets: Sequence[int], edge_ra
   return None
 
 
-def parse_zoo_variant(spec: str) -> tuple[str, dict[str, Any]]:
-  """``"rnnlm_2:unroll=8,batch=32"`` -> ``("rnnlm_2", {"unroll": 8, "batch": 32})``."""
-  name, _, knob_text = spec.partition(":")
-  knobs = {}
-  for item in rl_config.names(knob_text):
-    key, eq, value = item.partition("=")
-    if not eq:
-      raise errors.InputError(f"zoo variant {spec!r}: knob {item!r} is not key=value")
-    try:
-      knobs[key.strip()] = int(value)
-    except ValueError:
-      try:
-        knobs[key.strip()] = float(value)
-      except ValueError:
-        knobs[key.strip()] = value.strip()
-  return name.strip(), knobs
-
-
 def _shared_graph_paths(root: str) -> list[tuple[str, str]]:
   """(path, model name) of every third-party graph under ``root``."""
   found = []
@@ -211,7 +193,7 @@ def load_training_set(config: ml_collections.ConfigDict) -> list[TrainingGraph]:
     out.append(TrainingGraph(graph, family, source))
 
   for spec in [s.strip() for s in str(config.zoo_variants).split(";") if s.strip()]:
-    name, knobs = parse_zoo_variant(spec)
+    name, knobs = workloads.parse_variant(spec)
     family = workloads.get_spec(name).family
     if family == holdout:
       continue

@@ -226,6 +226,32 @@ def load_workload(name: str, cache_dir: str | None = None, use_cache: bool = Tru
                         cache_path=str(path) if path is not None else None)
 
 
+def parse_variant(spec: str) -> tuple[str, dict[str, Any]]:
+  """A workload variant's name and knob overrides.
+
+  ``"rnnlm_2:unroll=8,batch=32"`` -> ``("rnnlm_2", {"unroll": 8, "batch": 32})``; values are
+  ints, else floats, else strings; ``"rnnlm_2"`` -> ``("rnnlm_2", {})``.
+
+  Raises:
+    errors.InputError: a knob that is not ``key=value``.
+  """
+  name, _, knob_text = spec.partition(":")
+  knobs: dict[str, Any] = {}
+  for item in (part.strip() for part in knob_text.split(",")):
+    if not item:
+      continue
+    key, eq, value = item.partition("=")
+    if not eq:
+      raise errors.InputError(f"workload variant {spec!r}: knob {item!r} is not key=value")
+    for kind in (int, float, str):
+      try:
+        knobs[key.strip()] = kind(value.strip())
+        break
+      except ValueError:
+        continue
+  return name.strip(), knobs
+
+
 def get_graph(name: str, cache_dir: str | None = None, **knobs) -> graph_lib.ComputationGraph:
   """The training-step graph of workload ``name``; see :func:`load_workload`."""
   return load_workload(name, cache_dir=cache_dir, **knobs).graph

@@ -55,14 +55,6 @@ def test_family_of_third_party_models():
   assert pretrain.family_of("vgg16") == "vgg16"
 
 
-def test_parse_zoo_variant():
-  assert pretrain.parse_zoo_variant("wavenet_2x18:num_stacks=1,layers_per_stack=6") == (
-      "wavenet_2x18", {"num_stacks": 1, "layers_per_stack": 6})
-  assert pretrain.parse_zoo_variant("rnnlm_2") == ("rnnlm_2", {})
-  with pytest.raises(Exception, match="key=value"):
-    pretrain.parse_zoo_variant("rnnlm_2:unroll")
-
-
 def test_bucket_of_needs_room_for_nodes_and_edges():
   graph = toy_graphs.parallel_chains()  # 4 x (1 + 6) + 1 = 29 nodes, 4 x 7 = 28 edges
   assert pretrain.bucket_of(graph, [16, 32, 64], edge_ratio=2) == 32
