@@ -122,8 +122,9 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
   start = time.perf_counter()
   decisions = pretrained_lib.zero_shot(policy, graph, cluster)
   zero_shot_seconds = time.perf_counter() - start
+  summary = summarize(decisions, devices)  # of GO's final decisions: replaced if fine-tuning runs
   say(f"zero-shot decisions in {zero_shot_seconds:.2f} s (one forward pass, including compilation): "
-      f"{describe(summarize(decisions, devices), graph.num_nodes)}")
+      f"{describe(summary, graph.num_nodes)}")
   notes = f"zero-shot greedy decisions, {zero_shot_seconds:.2f} s"
   evaluations = 0
   if finetune_steps:
@@ -132,7 +133,8 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
     decisions, evaluations = result.decisions, result.evaluations
     notes = (f"fine-tuned {result.iterations} iterations ({result.evaluations} evaluations); "
              f"{result.chosen} decisions; zero-shot {1e3 * result.zero_shot_step_time:.4g} ms")
-    say(f"fine-tuned decisions: {describe(summarize(decisions, devices), graph.num_nodes)}")
+    summary = summarize(decisions, devices)
+    say(f"fine-tuned decisions: {describe(summary, graph.num_nodes)}")
   names = [m for m in (methods or baselines.HEURISTICS) if m != "expert" or expert is not None]
   go_output = evaluation.MethodOutput(decisions, evaluations=evaluations, notes=notes)
   registry = {**baselines.METHODS, "go": lambda _: go_output}
@@ -148,7 +150,7 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
                                             finetune_steps=int(finetune_steps)), out)
     say(f"wrote {out}")
   return {"graph": graph.name, "nodes": graph.num_nodes, "cluster": cluster.name, "checkpoint": policy.path,
-          "zero_shot_seconds": zero_shot_seconds, "decisions": summarize(decisions, devices),
+          "zero_shot_seconds": zero_shot_seconds, "decisions": summary,
           "go_step_time": go_record["step_time"], "go_oom": go_record["oom"],
           "best_baseline": best["method"] if best else None,
           "best_baseline_step_time": best["step_time"] if best else None, "records": records, "out": out}
