@@ -49,6 +49,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.ppo.entropy_start = 1e-2
   config.ppo.entropy_end = 1e-3
   config.ppo.entropy_decay_iterations = 300
+  # Learn one labeling per partition (go_jax/rl/symmetry.py). Without it the rnnlm hold-out's
+  # zero-shot argmax mixed equivalent labelings: 871 fused ops on one device and 42 strays on
+  # two others, 171.3 ms where fuse_all on one device takes 24.30 (docs/transfer.md).
+  config.ppo.canonical_devices = True
 
   config.holdout = ""
   # Zoo variants of <= 1023 nodes fit the default buckets (measured: rnnlm_2 unroll 6: 913 nodes,

@@ -40,7 +40,7 @@ from go_jax.models import config as model_config
 
 #: Options added after results rows were stored, with the value at which a run is exactly what
 #: it was before the option existed; :func:`effective` drops them at that value.
-NEUTRAL_FIELDS = ((("model", "node_logit_scale"), 0.0),)
+NEUTRAL_FIELDS = ((("model", "node_logit_scale"), 0.0), (("ppo", "canonical_devices"), False))
 #: Fields read only when their task is decided: (task, path in the config).
 TASK_ONLY_FIELDS = (("scheduling", ("imitation", "scheduling_teachers")),
                     ("fusion", ("imitation", "fusion_teachers")))
@@ -114,6 +114,11 @@ def get_default_config() -> ml_collections.ConfigDict:
   config.ppo.clip_epsilon = 0.2
   config.ppo.value_coef = 0.5
   config.ppo.normalize_advantages = True
+  # Learn canonical device labels (go_jax/rl/symmetry.py). Off for GO-one: its warm start
+  # clones heuristics in their own labels, and it reports the best sampled vector, which no
+  # labeling ambiguity hurts. On for pretraining (experiments/configs/pretrain.py), whose
+  # greedy decisions are the product.
+  config.ppo.canonical_devices = False
 
   config.reward = ml_collections.ConfigDict()
   config.reward.oom_factor = 10.0

@@ -40,6 +40,7 @@ from go_jax.models import config as model_config
 from go_jax.models import policy
 from go_jax.rl import losses
 from go_jax.rl import rewards
+from go_jax.rl import symmetry
 import simulator
 from simulator import cluster as cluster_lib
 
@@ -60,6 +61,10 @@ class IterationConfig(NamedTuple):
     max_grad_norm: gradients are clipped to this global norm.
     loss: the PPO loss hyper-parameters.
     reward: the OOM rule.
+    canonical_devices: replace every sampled placement by its canonical labeling
+      (:mod:`go_jax.rl.symmetry`) before simulating and learning from it; the
+      batch must carry the cluster's relabelings (``make_graph_batch(...,
+      canonical_devices=True)``).
   """
 
   num_samples: int = 16
@@ -73,6 +78,7 @@ class IterationConfig(NamedTuple):
   max_grad_norm: float = 1.0
   loss: losses.LossConfig = losses.LossConfig()
   reward: rewards.RewardConfig = rewards.RewardConfig()
+  canonical_devices: bool = False
 
 
 class GraphBatch(NamedTuple):
@@ -90,6 +96,9 @@ class GraphBatch(NamedTuple):
     base: simulator decisions with (G, Np) leaves for the tasks the policy does not decide
       (e.g. the expert placement when GO decides scheduling only); default one device, equal
       priorities, no fusion.
+    device_group: (G, S, D) int32 relabelings of each graph's devices that leave the cluster
+      unchanged (:func:`go_jax.rl.symmetry.device_automorphisms`); (G, 1, D) identity when
+      the batch was built without ``canonical_devices``.
   """
 
   graphs: jraph.GraphsTuple
@@ -101,6 +110,7 @@ class GraphBatch(NamedTuple):
   reference_step_time: jax.Array
   upper_bound: jax.Array
   base: simulator.Decisions
+  device_group: jax.Array
 
 
 @flax.struct.dataclass
@@ -135,7 +145,8 @@ class TrainState:
 def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: cluster_lib.Cluster,
                      num_devices: int | Sequence[int], reference_step_times: Sequence[float],
                      num_nodes: int | None = None, num_edges: int | None = None,
-                     base: Sequence[simulator.Decisions | None] | None = None) -> GraphBatch:
+                     base: Sequence[simulator.Decisions | None] | None = None,
+                     canonical_devices: bool = False) -> GraphBatch:
   """Pads ``graphs`` to one bucket and builds the jit inputs (host side, numpy).
 
   Args:
@@ -149,6 +160,7 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
     num_edges: padded edge count Ep (>= every E; default: the largest graph's bucket).
     base: per graph, (N,) decisions for the tasks the policy does not decide
       (:attr:`GraphBatch.base`); None: one device, equal priorities, no fusion.
+    canonical_devices: carry each graph's device relabelings (``IterationConfig.canonical_devices``).
   """
   if base is not None and len(base) != len(graphs):
     raise ValueError(f"base has {len(base)} entries for {len(graphs)} graphs")
@@ -158,6 +170,12 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
     num_edges = max(features.bucket_size(g.num_edges) for g in graphs)
   policy_graphs, sim_graphs, leaders, masks, bases = [], [], [], [], []
   jax_cluster = None
+  counts = np.broadcast_to(np.asarray(num_devices, np.int32), (len(graphs),)).copy()
+  if canonical_devices:
+    groups = {int(n): symmetry.device_automorphisms(cluster, int(n)) for n in set(counts.tolist())}
+    device_group = np.stack([groups[int(n)] for n in counts])
+  else:
+    device_group = np.tile(np.arange(cluster.num_devices, dtype=np.int32), (len(graphs), 1, 1))
   for index, graph in enumerate(graphs):
     policy_graphs.append(features.to_graphs_tuple(graph, num_nodes, num_edges))
     sim_graph, jax_cluster = simulator.prepare(graph, cluster, num_nodes, num_edges)
@@ -171,12 +189,13 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
       graphs=policy.stack_graphs(policy_graphs),
       sim_graphs=jax.tree.map(lambda *leaves: np.stack(leaves), *sim_graphs),
       cluster=jax_cluster,
-      num_devices=np.broadcast_to(np.asarray(num_devices, np.int32), (len(graphs),)).copy(),
+      num_devices=counts,
       node_mask=np.stack(masks),
       leader=np.stack(leaders),
       reference_step_time=np.asarray(reference_step_times, np.float32),
       upper_bound=np.asarray([objective_lib.step_time_upper_bound(g, cluster) for g in graphs], np.float32),
-      base=jax.tree.map(lambda *leaves: np.stack(leaves), *bases))
+      base=jax.tree.map(lambda *leaves: np.stack(leaves), *bases),
+      device_group=device_group)
 
 
 def _pad_decisions(decisions: simulator.Decisions | None, num_real: int, num_nodes: int) -> simulator.Decisions:
@@ -239,6 +258,14 @@ def to_sim_decisions(actions: policy.Decisions, leader: jax.Array, base: simulat
   decided = (task in tasks for task in model_config.ALL_TASKS)  # the order of simulator.Decisions
   return simulator.Decisions(*(jnp.broadcast_to(jnp.asarray(fixed, own.dtype), own.shape) if not keep else own
                                for keep, own, fixed in zip(decided, decisions, base)))
+
+
+def canonical_actions(batch: GraphBatch, actions: policy.Decisions) -> policy.Decisions:
+  """(G, K, Np) actions with every placement replaced by its canonical labeling (:mod:`go_jax.rl.symmetry`)."""
+  per_vector = jax.vmap(symmetry.canonical_placement, in_axes=(0, None, None, None, None))  # over K
+  placement = jax.vmap(per_vector)(actions.placement, batch.leader, batch.graphs.nodes["topo_rank"],
+                                   batch.node_mask, batch.device_group)
+  return actions._replace(placement=placement)
 
 
 def simulate(batch: GraphBatch, decisions: simulator.Decisions, graph_index: jax.Array) -> simulator.SimResult:
@@ -378,8 +405,12 @@ def train_iteration(state: TrainState, batch: GraphBatch, *, network: policy.Pol
   rows = _rows(batch, num_samples)
   output = policy.sample_graphs(network, state.params, batch.graphs, batch.num_devices, sample_key,
                                 num_samples)  # (G, K, Np) leaves, value (G,)
+  actions, log_prob = output.actions, output.log_prob
+  if config.canonical_devices:  # learn the canonical labeling: its log-probability, not the sample's
+    actions = canonical_actions(batch, actions)
+    log_prob = policy.evaluate_graphs(network, state.params, batch.graphs, batch.num_devices, actions).log_prob
 
-  flat_actions = jax.tree.map(lambda x: x.reshape((num_rows,) + x.shape[2:]), output.actions)
+  flat_actions = jax.tree.map(lambda x: x.reshape((num_rows,) + x.shape[2:]), actions)
   decisions = to_sim_decisions(flat_actions, batch.leader[rows], jax.tree.map(lambda x: x[rows], batch.base),
                                network.tasks)
   result = simulate(batch, decisions, rows)
@@ -397,7 +428,7 @@ def train_iteration(state: TrainState, batch: GraphBatch, *, network: policy.Pol
     raise ValueError(f"unknown baseline {config.baseline!r} (use 'mean' or 'value')")
   transitions = losses.Transitions(
       graphs=batch.graphs, num_devices=batch.num_devices, node_mask=batch.node_mask[:, None, :],
-      actions=output.actions, old_log_prob=policy.joint_log_prob(output.log_prob),
+      actions=actions, old_log_prob=policy.joint_log_prob(log_prob),
       advantage=reward_by_graph - baseline, returns=reward_by_graph)
 
   cost = selection_cost(batch, result, rows).reshape(num_graphs, num_samples)

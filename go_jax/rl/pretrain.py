@@ -244,6 +244,7 @@ class BatchSampler:
     self._config = config
     self._buckets = buckets_of(config)
     self._edge_ratio = int(config.edge_ratio)
+    self._canonical_devices = bool(config.ppo.get("canonical_devices", False))
     self._clusters = []
     for name in rl_config.names(config.clusters):
       try:
@@ -315,7 +316,7 @@ class BatchSampler:
     # One compilation per (bucket, device count, kinds): the preset's name is static in the pytree.
     batch_cluster = cluster.replace(name="pretrain")
     batch = iteration.make_graph_batch([item.graph for item in items], batch_cluster, devices, references, bucket,
-                              self._edge_ratio * bucket)
+                                       self._edge_ratio * bucket, canonical_devices=self._canonical_devices)
     info = BatchInfo(bucket, cluster.name, [i.graph.name for i in items], [i.family for i in items], devices,
                      references)
     if use_synthetic:  # fresh graphs are never seen again: do not keep their references

@@ -222,7 +222,8 @@ def finetune(pretrained: PretrainedPolicy, problem: evaluation.Problem, steps: i
   graph, cluster = problem.graph, problem.cluster
   num_devices = placement_devices(cluster, network)
   reference, _ = rewards.reference_step_time(graph, cluster, num_devices, problem.expert)
-  batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference])
+  batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference],
+                                     canonical_devices=it_config.canonical_devices)
   state = iteration.init_state(network, it_config, batch, int(problem.seed))
   params = jax.tree.map(jax.numpy.asarray, pretrained.params)
   state = state.replace(params=params, opt_state=iteration.make_optimizer(it_config).init(params))

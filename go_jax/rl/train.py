@@ -155,6 +155,7 @@ def iteration_config(config: ml_collections.ConfigDict) -> iteration.IterationCo
       learning_rate=float(ppo.learning_rate), max_grad_norm=float(ppo.max_grad_norm),
       loss=losses.LossConfig(clip_epsilon=float(ppo.clip_epsilon), value_coef=float(ppo.value_coef),
                              normalize_advantages=bool(ppo.normalize_advantages)),
+      canonical_devices=bool(ppo.get("canonical_devices", False)),  # absent from older runs' config.json
       reward=rewards.RewardConfig(oom_factor=float(config.reward.oom_factor),
                                   overflow_weight=float(config.reward.overflow_weight)))
 
@@ -263,7 +264,8 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
   num_devices = _placement_devices(problem, network)
   reference, reference_name = rewards.reference_step_time(graph, cluster, num_devices, problem.expert)
   # Tasks GO does not decide keep the default: the expert placement, level order, no fusion.
-  batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference], base=[problem.default_decisions()])
+  batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference], base=[problem.default_decisions()],
+                                     canonical_devices=it_config.canonical_devices)
   state = iteration.init_state(network, it_config, batch, int(config.seed))
   teacher = None
   if checkpoints is not None and checkpoints.latest_step() is not None:

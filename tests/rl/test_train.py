@@ -164,6 +164,28 @@ def test_tasks_the_policy_does_not_decide_keep_the_base_decisions():
   np.testing.assert_array_equal(placement_and_fusion.fusion, [[True, False, True]])
 
 
+def test_canonical_device_labels_are_what_ppo_simulates_and_learns(problem):
+  from go_jax.rl import symmetry
+  config = make_config()
+  config.ppo.canonical_devices = True
+  network, it_config = train.make_network(config), train.iteration_config(config)
+  assert it_config.canonical_devices
+  batch = iteration.make_graph_batch([problem.graph], problem.cluster, 4, [0.4], canonical_devices=True)
+  assert batch.device_group.shape == (1, 24, 4)  # v100x4: its 8 relabelings, padded to 4! rows
+  state = iteration.init_state(network, it_config, batch, seed=0)
+  state, metrics = iteration.train_iteration(state, batch, network=network, config=it_config)
+  assert np.isfinite(float(metrics["total_loss"]))
+  n = problem.graph.num_nodes
+  best = np.asarray(state.best_decisions.placement[0])
+  again = symmetry.canonical_placement(best, np.arange(len(best)), batch.graphs.nodes["topo_rank"][0],
+                                       batch.node_mask[0], batch.device_group[0])
+  np.testing.assert_array_equal(np.asarray(again)[:n], best[:n])  # the kept best is a canonical labeling
+  assert best[problem.graph.topological_order[0]] == 0  # the first node's device is always device 0
+  result, _ = simulator.simulate_reference(problem.graph, problem.cluster,
+                                           jax.tree.map(lambda x: np.asarray(x[0][:n]), state.best_decisions))
+  np.testing.assert_allclose(result.step_time, float(state.best_step_time[0]), rtol=1e-4)
+
+
 def test_scheduling_only_policy_runs_on_the_batch_base_placement(problem):
   config = make_config(tasks="scheduling")
   network = train.make_network(config)
