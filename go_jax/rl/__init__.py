@@ -5,7 +5,10 @@ Modules: :mod:`~go_jax.rl.losses` (the PPO loss), :mod:`~go_jax.rl.rewards`
 sample-simulate-update step and its state), :mod:`~go_jax.rl.imitation`
 (GO-one's warm start: clone the best heuristic decisions for its tasks before PPO),
 :mod:`~go_jax.rl.pathwise` (Adam steps through the relaxed simulator before
-each PPO iteration), :mod:`~go_jax.rl.train` (host
+each PPO iteration), :mod:`~go_jax.rl.symmetry` (canonical device labels:
+each sampled placement renamed to one representative of its relabelings that
+leave the cluster unchanged, so a per-node policy learns one labeling per
+partition; on in pretraining), :mod:`~go_jax.rl.train` (host
 loop, checkpoints, metrics, results), :mod:`~go_jax.rl.method` (``go_one`` for
 the methods registry), :mod:`~go_jax.rl.config` (default config),
 :mod:`~go_jax.rl.toy_graphs` (small graphs with known answers),
