@@ -10,6 +10,7 @@ import numpy as np
 import optax
 import pytest
 
+from go_jax.graph import benchmark
 from go_jax.graph import graph
 from go_jax.graph import hlo_import
 from go_jax.graph import ops
@@ -603,30 +604,12 @@ def test_load_hlo_error_names_the_path(tmp_path):
 
 
 # -----------------------------------------------------------------------------
-# Performance.
+# Large inputs (their speed is measured by experiments/bench_import.py, not here).
 # -----------------------------------------------------------------------------
-
-
-def _synthetic_module(num_layers: int) -> str:
-  """A module of ~5 instructions per layer with realistic metadata and layouts."""
-  lines = ["HloModule synthetic, entry_computation_layout={(f32[64,256]{1,0})->f32[64,256]{1,0}}", "",
-           "ENTRY main {", "  h.0 = f32[64,256]{1,0} parameter(0)"]
-  meta = ', metadata={op_name="jit(step)/layer/dot_general" source_file="/x/model.py" source_line=12}'
-  for i in range(num_layers):
-    lines += [
-        f"  w.{i} = f32[256,256]{{1,0}} parameter({i + 1})",
-        f"  d.{i} = f32[64,256]{{1,0}} dot(h.{i}, w.{i}), lhs_contracting_dims={{1}}, "
-        f"rhs_contracting_dims={{0}}{meta}",
-        f"  z.{i} = f32[] constant(0)",
-        f"  b.{i} = f32[64,256]{{1,0}} broadcast(z.{i}), dimensions={{}}",
-        f"  h.{i + 1} = f32[64,256]{{1,0}} maximum(d.{i}, b.{i}){meta}",
-    ]
-  lines[-1] = lines[-1].replace(f"  h.{num_layers} ", f"  ROOT h.{num_layers} ")
-  return "\n".join(lines + ["}", ""])
 
 
 @pytest.mark.slow
 def test_parses_50k_instructions():
-  g = hlo_import.from_hlo_text(_synthetic_module(10_000))
-  assert g.num_nodes == 50_001
+  g = hlo_import.from_hlo_text(benchmark.synthetic_hlo_module(10_000))
+  assert g.num_nodes == 50_001 and g.num_edges == 50_000
   assert g.flops.sum() == 10_000 * (2 * 64 * 256 * 256 + 64 * 256)

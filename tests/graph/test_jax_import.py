@@ -16,6 +16,7 @@ import pytest
 from jax import lax
 from jax.extend import core as jax_core
 
+from go_jax.graph import benchmark
 from go_jax.graph import cost_rules
 from go_jax.graph import graph as graph_lib
 from go_jax.graph import jax_import
@@ -505,18 +506,13 @@ def test_train_step_param_argnums_covers_params_and_optimizer_state():
 
 
 # ---------------------------------------------------------------------------
-# Performance.
+# Large inputs (their speed is measured by experiments/bench_import.py, not here).
 # ---------------------------------------------------------------------------
 
 
 @pytest.mark.slow
 def test_imports_80k_equations():
-  def big(x, w):
-    for _ in range(20_000):
-      x = jnp.tanh(x @ w + 1.0) * 0.5  # 4 equations
-    return x
-
-  closed = jax.make_jaxpr(big)(jnp.ones((4, 8)), jnp.ones((8, 8)))
+  closed = benchmark.synthetic_jaxpr(80_000)  # 20,000 x tanh(x @ w + 1.0) * 0.5
   assert len(closed.jaxpr.eqns) == 80_000
   graph = jax_import.from_jaxpr(closed, name="big")
   assert graph.num_nodes == 80_002
