@@ -19,7 +19,8 @@ Fields (override on the command line, e.g. ``--config.ppo.clip_epsilon=0.1``):
   pathwise: relaxed-simulator descent through the policy (:mod:`go_jax.rl.pathwise`): ``steps``
     Adam steps before each PPO iteration (0 = off), smooth-max temperature annealed from
     ``start_smoothing`` to ``end_smoothing`` (fractions of the reference step time) over
-    ``anneal_iterations``. Placement only: off when placement is not among ``tasks``.
+    ``anneal_iterations`` (0: over the iterations the run's budget allows). Placement only:
+    off when placement is not among ``tasks``.
   num_iterations: at most this many PPO iterations.
   budget: at most this many simulator evaluations (sampled decision vectors).
   patience: stop after this many iterations without a better decision vector (0 = never).

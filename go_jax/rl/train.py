@@ -117,8 +117,13 @@ def format_progress(step: int, metrics: dict[str, float], total: int | None = No
 def evaluations_per_iteration(config: ml_collections.ConfigDict) -> int:
   """Simulator evaluations one GO-one iteration of ``config`` spends: its sampled vectors, plus the
   relaxed steps and the argmax's exact score when pathwise descent is on (:mod:`go_jax.rl.pathwise`)."""
-  relaxed = pathwise_config(config)
-  return int(config.ppo.num_samples) + (relaxed.steps + 1 if relaxed.steps > 0 else 0)
+  steps = _relaxed_steps(config)
+  return int(config.ppo.num_samples) + (steps + 1 if steps > 0 else 0)
+
+
+def _relaxed_steps(config: ml_collections.ConfigDict) -> int:
+  """Relaxed Adam steps per iteration: ``pathwise.steps``, 0 without the section or the placement task."""
+  return int(config.pathwise.steps) if "pathwise" in config and "placement" in tasks_of(config) else 0
 
 
 def planned_iterations(config: ml_collections.ConfigDict, budget: int | None = None) -> int:
@@ -160,18 +165,25 @@ def iteration_config(config: ml_collections.ConfigDict) -> iteration.IterationCo
                                   overflow_weight=float(config.reward.overflow_weight)))
 
 
-def pathwise_config(config: ml_collections.ConfigDict) -> pathwise.PathwiseConfig:
+def pathwise_config(config: ml_collections.ConfigDict, budget: int | None = None) -> pathwise.PathwiseConfig:
   """The static :class:`go_jax.rl.pathwise.PathwiseConfig` of ``config``.
 
   Off when ``config`` has no ``pathwise`` section or placement is not among its
-  tasks (the relaxed simulator differentiates placement only).
+  tasks (the relaxed simulator differentiates placement only). ``anneal_iterations
+  = 0`` anneals over the iterations a fresh run can do: ``num_iterations`` or what
+  ``budget`` (default ``config.budget``) buys, whichever is fewer.
   """
-  if "pathwise" not in config or "placement" not in tasks_of(config):
+  if not _relaxed_steps(config):
     return pathwise.PathwiseConfig()
   section = config.pathwise
+  anneal = int(section.anneal_iterations)
+  if anneal < 0:
+    raise errors.InputError(f"--config.pathwise.anneal_iterations must be >= 0 (0: over the run's planned "
+                            f"iterations), got {anneal}")
+  if anneal == 0:
+    anneal = max(1, planned_iterations(config, budget))
   return pathwise.PathwiseConfig(steps=int(section.steps), start_smoothing=float(section.start_smoothing),
-                                 end_smoothing=float(section.end_smoothing),
-                                 anneal_iterations=int(section.anneal_iterations))
+                                 end_smoothing=float(section.end_smoothing), anneal_iterations=anneal)
 
 
 def load_problem(config: ml_collections.ConfigDict) -> evaluation.Problem:
@@ -274,12 +286,12 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
     logging.info("resumed from checkpoint at iteration %d", step)
   elif "imitation" in config and int(config.imitation.steps) > 0:
     state, teacher = _warm_start(config, problem, network, it_config, batch, state, num_devices)
-  relaxed = pathwise_config(config)
+  budget = int(config.budget if budget is None else budget)
+  relaxed = pathwise_config(config, budget)  # a resumed run anneals over the same iterations as a fresh one
   surrogate = None
   if relaxed.steps > 0:  # calibrated on the best decisions so far (single device before any)
     surrogate = pathwise.surrogate_data(problem, _unpad(state.best_decisions, graph.num_nodes).placement)
     state = state.replace(evaluations=state.evaluations + 1)
-  budget = int(config.budget if budget is None else budget)
   per_iteration = evaluations_per_iteration(config)
   last_iteration = min(int(config.num_iterations), int(state.step) + max(
       0, (budget - int(state.evaluations)) // per_iteration))

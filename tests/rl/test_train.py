@@ -205,6 +205,24 @@ def test_scheduling_only_policy_runs_on_the_batch_base_placement(problem):
                                                                                anneal_iterations=60))).steps == 0
 
 
+def test_pathwise_anneal_over_the_planned_iterations():
+  from go_jax import errors
+  from go_jax.rl import config as rl_config
+  config = rl_config.get_default_config()
+  config.tasks = "placement"
+  assert train.pathwise_config(config).anneal_iterations == 60  # an explicit length is kept
+  config.pathwise.anneal_iterations = 0
+  # 16 samples + 16 relaxed steps + the argmax's score = 33 evaluations per iteration.
+  assert train.evaluations_per_iteration(config) == 33
+  assert train.pathwise_config(config, budget=1280).anneal_iterations == 1280 // 33 == 38
+  config.num_iterations = 10
+  assert train.pathwise_config(config, budget=1280).anneal_iterations == 10
+  assert train.pathwise_config(config, budget=5).anneal_iterations == 1
+  config.pathwise.anneal_iterations = -1
+  with pytest.raises(errors.InputError, match=r"anneal_iterations must be >= 0 .*got -1"):
+    train.pathwise_config(config)
+
+
 def test_effective_config_drops_fields_of_tasks_not_decided():
   # Stored results rows are keyed by the effective config: a scheduling-only field must not
   # invalidate placement-only rows, and must distinguish runs that decide scheduling.
