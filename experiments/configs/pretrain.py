@@ -14,6 +14,8 @@ Fields beyond :func:`go_jax.rl.config.get_default_config` (``graph``, ``cluster`
   clusters: cluster presets, one drawn per batch.
   device_counts: device counts, one drawn per graph (at most the cluster's).
   time_limit_s: stop after this many wall seconds (0 = none).
+  memory_pressure: share of batches whose devices get less memory than the graphs need on
+    one device (go_jax/rl/pretrain.py, "Memory pressure"); 0 = never.
 
 The network is small (hidden 64, one attention layer) so that a 25-minute
 CPU run gets through a few hundred iterations and the checkpoint stays at a few MB
@@ -53,6 +55,12 @@ def get_config() -> ml_collections.ConfigDict:
   # zero-shot argmax mixed equivalent labelings: 871 fused ops on one device and 42 strays on
   # two others, 171.3 ms where fuse_all on one device takes 24.30 (docs/transfer.md).
   config.ppo.canonical_devices = True
+
+  # Memory pressure and the cluster context that lets the policy see it: off, as the transfer
+  # rows and the shipped policy were trained (`--config.memory_pressure=0.5
+  # --config.model.cluster_context=True` turns both on).
+  config.model.cluster_context = False
+  config.memory_pressure = 0.0
 
   config.holdout = ""
   # Zoo variants of <= 1023 nodes fit the default buckets (measured: rnnlm_2 unroll 6: 913 nodes,

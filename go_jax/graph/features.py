@@ -34,6 +34,23 @@ Integer node inputs are separate so the network can embed them:
 Edge features (``edges["features"]``): ``[log1p(bytes) / LOG_SCALE,
 has measured transfer time]``. Global features (``globals["features"]``):
 ``[log1p(num nodes), log1p(total FLOPs), log1p(depth)] / LOG_SCALE``.
+
+Cluster context (``globals["cluster"]``, :func:`cluster_features`): what the graph
+asks of the devices it may use, so that one pretrained policy can tell a graph
+that fits on one device from one that must be split. Zeros (column 3 = 0,
+"unknown") unless the caller passes it; the network reads it only with
+``model.cluster_context`` on.
+
+====  =====================================================================
+ col  cluster feature
+====  =====================================================================
+ 0    log2(devices) / 3 (0 for one device, 1 for eight)
+ 1    log2(single-device peak memory / one device's capacity) / 8, clipped
+      to [-1, 1]: > 0 when the whole graph does not fit on one device
+ 2    log2(single-device peak memory / (devices x capacity)) / 8, clipped
+      to [-1, 1]: > 0 when even a perfect split cannot fit
+ 3    1 when columns 1-2 are known, else 0
+====  =====================================================================
 """
 
 from __future__ import annotations
@@ -51,6 +68,7 @@ LOG_SCALE = 20.0
 NUM_NODE_FEATURES = 16
 NUM_EDGE_FEATURES = 2
 NUM_GLOBAL_FEATURES = 3
+NUM_CLUSTER_FEATURES = 4
 
 
 def bucket_size(count: int, minimum: int = MIN_BUCKET) -> int:
@@ -105,8 +123,34 @@ def node_features(graph: graph_lib.ComputationGraph) -> np.ndarray:
   return feats
 
 
+def cluster_features(num_devices: int, capacity: float, single_device_peak: float | None = None) -> np.ndarray:
+  """(NUM_CLUSTER_FEATURES,) float32 cluster context of one graph (module docstring).
+
+  Args:
+    num_devices: devices the graph's placement may use (>= 1).
+    capacity: bytes of memory of one of them (the smallest).
+    single_device_peak: bytes the whole graph needs on one device (the simulator's
+      ``peak_memory`` with every node there), or None when unknown.
+
+  Raises:
+    ValueError: on a non-positive device count, capacity or peak.
+  """
+  if num_devices < 1 or not capacity > 0:
+    raise ValueError(f"cluster_features: need num_devices >= 1 and capacity > 0, got {num_devices}, {capacity}")
+  out = np.zeros(NUM_CLUSTER_FEATURES, np.float32)
+  out[0] = np.log2(num_devices) / 3.0
+  if single_device_peak is not None:
+    if not single_device_peak > 0:
+      raise ValueError(f"cluster_features: single_device_peak must be > 0 bytes, got {single_device_peak}")
+    ratio = float(single_device_peak) / float(capacity)
+    out[1] = np.clip(np.log2(ratio) / 8.0, -1.0, 1.0)
+    out[2] = np.clip(np.log2(ratio / num_devices) / 8.0, -1.0, 1.0)
+    out[3] = 1.0
+  return out
+
+
 def to_graphs_tuple(graph: graph_lib.ComputationGraph, num_nodes: int | None = None,
-                    num_edges: int | None = None) -> jraph.GraphsTuple:
+                    num_edges: int | None = None, cluster: np.ndarray | None = None) -> jraph.GraphsTuple:
   """Converts ``graph`` to a padded single-graph ``jraph.GraphsTuple`` (numpy leaves).
 
   Args:
@@ -114,6 +158,8 @@ def to_graphs_tuple(graph: graph_lib.ComputationGraph, num_nodes: int | None = N
     num_nodes: padded node count; defaults to the bucket of ``N + 1`` (jraph
       padding needs at least one padding node).
     num_edges: padded edge count; defaults to the bucket of ``E``.
+    cluster: (NUM_CLUSTER_FEATURES,) :func:`cluster_features` for ``globals["cluster"]``
+      (default zeros: unknown).
 
   Returns:
     A GraphsTuple with ``n_node = [N, num_nodes - N]`` (the second graph is
@@ -138,5 +184,7 @@ def to_graphs_tuple(graph: graph_lib.ComputationGraph, num_nodes: int | None = N
       edges={"features": edge_feats},
       senders=graph.senders.copy(), receivers=graph.receivers.copy(),
       n_node=np.asarray([n], np.int32), n_edge=np.asarray([e], np.int32),
-      globals={"features": _log([[n, graph.flops.sum(), graph.depth]])})
+      globals={"features": _log([[n, graph.flops.sum(), graph.depth]]),
+               "cluster": (np.zeros((1, NUM_CLUSTER_FEATURES), np.float32) if cluster is None
+                           else np.asarray(cluster, np.float32).reshape(1, NUM_CLUSTER_FEATURES))})
   return jraph.pad_with_graphs(single, n_node=num_nodes, n_edge=num_edges, n_graph=2)

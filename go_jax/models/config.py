@@ -42,6 +42,9 @@ def get_model_config() -> ml_collections.ConfigDict:
       represent any decision vector of *one* graph exactly (GO-one only: their shape
       is the graph's, so pretraining and transfer need 0). The scale sets their
       effective learning rate: the shared optimizer's step times this (0: off).
+    cluster_context: feed the graph's cluster context (devices, and its single-device
+      peak memory against their capacity: ``go_jax.graph.features.cluster_features``)
+      into the graph context vector, so one policy can learn when a graph must be split.
   """
   config = ml_collections.ConfigDict()
   config.hidden_size = 128
@@ -61,6 +64,8 @@ def get_model_config() -> ml_collections.ConfigDict:
   config.position_frequencies = 0
   # Free per-node logits (GO-one only); 0 = off, as every stored result was run.
   config.node_logit_scale = 0.0
+  # Cluster context in the graph context vector; off, as every stored result was run.
+  config.cluster_context = False
   return config
 
 

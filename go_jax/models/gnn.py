@@ -111,12 +111,15 @@ class GraphEncoder(nn.Module):
     edge_size: width of the projected edge features.
     num_hops: number of message-passing layers.
     remat: rematerialise each hop in the backward pass.
+    cluster_context: also feed ``globals["cluster"]`` (the graph's memory need against the
+      devices it may use, :func:`go_jax.graph.features.cluster_features`) into the context.
   """
 
   hidden_size: int
   edge_size: int
   num_hops: int
   remat: bool = False
+  cluster_context: bool = False
 
   @nn.compact
   def __call__(self, graphs: jraph.GraphsTuple) -> Encoding:
@@ -145,6 +148,8 @@ class GraphEncoder(nn.Module):
           nodes, edges, graphs.senders, graphs.receivers, masks)
     pooled = masked_mean(nodes, masks.node_mask)
     graph_features = graphs.globals["features"][0]  # graph 0 is the real graph
+    if self.cluster_context:
+      graph_features = jnp.concatenate([graph_features, graphs.globals["cluster"][0]])
     context = nn.relu(nn.Dense(self.hidden_size, name="context")(
         jnp.concatenate([pooled, graph_features], axis=-1)))
     return Encoding(node_embeddings=nodes, context=context)

@@ -41,7 +41,8 @@ from go_jax.models import config as model_config
 
 #: Options added after results rows were stored, with the value at which a run is exactly what
 #: it was before the option existed; :func:`effective` drops them at that value.
-NEUTRAL_FIELDS = ((("model", "node_logit_scale"), 0.0), (("ppo", "canonical_devices"), False))
+NEUTRAL_FIELDS = ((("model", "node_logit_scale"), 0.0), (("ppo", "canonical_devices"), False),
+                  (("model", "cluster_context"), False), (("memory_pressure",), 0.0))
 #: Fields read only when their task is decided: (task, path in the config).
 TASK_ONLY_FIELDS = (("scheduling", ("imitation", "scheduling_teachers")),
                     ("fusion", ("imitation", "fusion_teachers")))
@@ -184,7 +185,10 @@ def effective(config: ml_collections.ConfigDict) -> dict[str, Any]:
   for task, (section, field) in TASK_ONLY_FIELDS:
     if task not in tasks:
       data.get(section, {}).pop(field, None)
-  for (section, field), off in NEUTRAL_FIELDS:
-    if data.get(section, {}).get(field, off) == off:
-      data.get(section, {}).pop(field, None)
+  for path, off in NEUTRAL_FIELDS:
+    parent = data
+    for part in path[:-1]:
+      parent = parent.get(part, {})
+    if parent.get(path[-1], off) == off:
+      parent.pop(path[-1], None)
   return data

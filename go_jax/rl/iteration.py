@@ -146,7 +146,8 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
                      num_devices: int | Sequence[int], reference_step_times: Sequence[float],
                      num_nodes: int | None = None, num_edges: int | None = None,
                      base: Sequence[simulator.Decisions | None] | None = None,
-                     canonical_devices: bool = False) -> GraphBatch:
+                     canonical_devices: bool = False,
+                     single_device_peaks: Sequence[float] | None = None) -> GraphBatch:
   """Pads ``graphs`` to one bucket and builds the jit inputs (host side, numpy).
 
   Args:
@@ -161,9 +162,15 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
     base: per graph, (N,) decisions for the tasks the policy does not decide
       (:attr:`GraphBatch.base`); None: one device, equal priorities, no fusion.
     canonical_devices: carry each graph's device relabelings (``IterationConfig.canonical_devices``).
+    single_device_peaks: G bytes, each graph's peak memory on one device
+      (:attr:`go_jax.rl.rewards.Reference.single_device_peak`), for the policy's
+      cluster context (``globals["cluster"]``); None: the context's memory columns
+      are marked unknown.
   """
   if base is not None and len(base) != len(graphs):
     raise ValueError(f"base has {len(base)} entries for {len(graphs)} graphs")
+  if single_device_peaks is not None and len(single_device_peaks) != len(graphs):
+    raise ValueError(f"single_device_peaks has {len(single_device_peaks)} entries for {len(graphs)} graphs")
   if num_nodes is None:
     num_nodes = max(features.bucket_size(g.num_nodes + 1) for g in graphs)
   if num_edges is None:
@@ -176,8 +183,12 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
     device_group = np.stack([groups[int(n)] for n in counts])
   else:
     device_group = np.tile(np.arange(cluster.num_devices, dtype=np.int32), (len(graphs), 1, 1))
+  capacity = np.asarray(cluster.mem_capacity, np.float64)
   for index, graph in enumerate(graphs):
-    policy_graphs.append(features.to_graphs_tuple(graph, num_nodes, num_edges))
+    context = features.cluster_features(
+        int(counts[index]), float(capacity[: counts[index]].min()),
+        None if single_device_peaks is None else single_device_peaks[index])
+    policy_graphs.append(features.to_graphs_tuple(graph, num_nodes, num_edges, context))
     sim_graph, jax_cluster = simulator.prepare(graph, cluster, num_nodes, num_edges)
     sim_graphs.append(jax.tree.map(np.asarray, sim_graph))
     leader = np.arange(num_nodes, dtype=np.int32)

@@ -50,6 +50,19 @@ third-party and synthetic relatives.
   workdir/tb/                 TensorBoard event files
   workdir/training_set.json   the graphs of the training set (name, family, nodes)
 
+**Memory pressure.** On the presets every training graph fits on one device, so
+without help the policy never sees a graph that must be split (and learns to put
+everything on one device). With ``config.memory_pressure = p``, a share ``p`` of
+the batches (with >= 2 devices per graph) runs on a copy of the cluster whose
+devices hold less than the batch's largest single-device peak memory ``need``
+but more than ``split``, the smallest largest-device peak of two contiguous
+splits of that graph (balanced by time, and by bytes): capacity ``split + u x
+(need - split)``, ``u`` uniform in [0.1, 0.9]. So one device runs out of memory
+(HDP's failing signal) while a known split fits, and that split is the reward's
+reference. Batches whose largest graph has no split below ``0.9 x need``
+(memory dominated by a few tensors) stay unsqueezed. The policy sees the
+pressure through its cluster context (``model.cluster_context``).
+
 A workdir with checkpoints resumes from the latest; the batch of iteration
 ``t`` depends only on ``(seed, t)`` and the state carries the RNG, so a resumed
 run equals an uninterrupted one.
@@ -73,6 +86,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from go_jax import errors
+from go_jax.baselines import placement as placement_lib
 from go_jax.graph import features
 from go_jax.graph import graph as graph_lib
 from go_jax.graph import loading
@@ -84,6 +98,7 @@ from go_jax.rl import rewards
 from go_jax.rl import train
 import simulator
 from simulator import cluster as cluster_lib
+from simulator import objectives
 
 ProgressFn = Callable[[int, dict[str, float]], None]
 
@@ -95,6 +110,8 @@ _FAMILY_ALIASES = (("bert", "bert"), ("resnet", "resnet"), ("resnext", "resnet")
                    ("gnmt", "gnmt"), ("rnnlm", "rnnlm"), ("wavenet", "wavenet"), ("amoeba", "amoebanet"),
                    ("txl", "txl"), ("transformer_xl", "txl"))
 SYNTHETIC_FAMILY = "synthetic"
+#: Memory pressure squeezes a batch only when a simple split needs at most this share of one device's need.
+_MAX_SPLIT_SHARE = 0.9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,6 +251,7 @@ class BatchInfo:
   families: list[str]
   num_devices: list[int]
   references: list[float]
+  mem_capacity: float | None = None  # bytes per device when memory pressure scaled it, else None
 
 
 class BatchSampler:
@@ -264,20 +282,52 @@ class BatchSampler:
       raise errors.InputError(f"--config.device_counts={config.device_counts!r}: need positive integers")
     self._by_bucket: dict[int, list[TrainingGraph]] = {}
     for item in training_set:
-      self._by_bucket.setdefault(bucket_of(item.graph, self._buckets, self._edge_ratio), []).append(item)
+      bucket = bucket_of(item.graph, self._buckets, self._edge_ratio)
+      if bucket is None:
+        raise errors.InputError(f"training graph {item.graph.name!r} ({item.graph.num_nodes} nodes, "
+                                f"{item.graph.num_edges} edges) fits no bucket of --config.buckets={config.buckets}")
+      self._by_bucket.setdefault(bucket, []).append(item)
     self._synthetic_fraction = float(config.synthetic_fraction)
+    self._memory_pressure = float(config.get("memory_pressure", 0.0))
+    if not 0.0 <= self._memory_pressure <= 1.0:
+      raise errors.InputError(f"--config.memory_pressure={self._memory_pressure}: expected a share in [0, 1]")
     if not self._by_bucket and self._synthetic_fraction <= 0:
       raise errors.InputError("the training set is empty and --config.synthetic_fraction is 0")
-    self._reference_cache: dict[tuple[int, str, int], float] = {}
+    self._reference_cache: dict[tuple[int, str, int], rewards.Reference] = {}
+    self._split_cache: dict[tuple[int, str, int], float] = {}
 
   def graphs_per_batch(self, bucket: int) -> int:
     return max(1, int(self._config.nodes_per_batch) // bucket)
 
-  def _reference(self, item: TrainingGraph, cluster: cluster_lib.Cluster, devices: int) -> float:
+  def _reference(self, item: TrainingGraph, cluster: cluster_lib.Cluster, devices: int) -> rewards.Reference:
     key = (id(item.graph), cluster.name, devices)
     if key not in self._reference_cache:
-      self._reference_cache[key] = rewards.reference_step_time(item.graph, cluster, devices)[0]
+      self._reference_cache[key] = rewards.reference(item.graph, cluster, devices)
     return self._reference_cache[key]
+
+  def _squeezed(self, rng: np.random.Generator, cluster: cluster_lib.Cluster, items: Sequence[TrainingGraph],
+                devices: Sequence[int]) -> cluster_lib.Cluster | None:
+    """``cluster`` with less memory per device than the batch's largest need (module docstring), or None."""
+    need, index = max((self._reference(item, cluster, d).single_device_peak, i)
+                      for i, (item, d) in enumerate(zip(items, devices)))
+    split = self._split_peak(items[index], cluster, devices[index])
+    if split > _MAX_SPLIT_SHARE * need:  # no simple split needs clearly less: nothing to learn here
+      return None
+    capacity = split + rng.uniform(0.1, 0.9) * (need - split)
+    return cluster.replace(mem_capacity=np.full(cluster.num_devices, capacity), name=f"{cluster.name}@{capacity:.6g}B")
+
+  def _split_peak(self, item: TrainingGraph, cluster: cluster_lib.Cluster, devices: int) -> float:
+    """Bytes: the smallest largest-device peak of the contiguous splits balanced by time and by bytes."""
+    key = (id(item.graph), cluster.name, devices)
+    if key not in self._split_cache:
+      graph = item.graph
+      by_time = objectives.node_times(graph, cluster).min(axis=1)
+      by_bytes = graph.output_bytes + graph.param_bytes + 1.0
+      self._split_cache[key] = min(
+          float(np.max(simulator.simulate_reference(graph, cluster, simulator.default_decisions(
+              graph.num_nodes, placement_lib.contiguous(graph, devices, cost)))[0].peak_memory))
+          for cost in (by_time, by_bytes))
+    return self._split_cache[key]
 
   def _synthetic(self, rng: np.random.Generator, bucket: int, count: int, step: int) -> list[TrainingGraph]:
     lower = max(int(self._config.min_nodes), synthetic.MIN_NODES, bucket // 2 if bucket > self._buckets[0] else 0)
@@ -312,16 +362,26 @@ class BatchSampler:
     cluster = self._clusters[int(rng.integers(len(self._clusters)))]
     allowed = [d for d in self._device_counts if d <= cluster.num_devices] or [cluster.num_devices]
     devices = [int(rng.choice(allowed)) for _ in items]
+    # Drawn after every other draw of the batch: a share of 0 leaves batches as they were before it existed.
+    squeezed = None
+    if rng.random() < self._memory_pressure and min(devices) >= 2:
+      squeezed = self._squeezed(rng, cluster, items, devices)
+    mem_capacity = None
+    if squeezed is not None:
+      cluster, mem_capacity = squeezed, float(squeezed.mem_capacity[0])
     references = [self._reference(item, cluster, d) for item, d in zip(items, devices)]
     # One compilation per (bucket, device count, kinds): the preset's name is static in the pytree.
     batch_cluster = cluster.replace(name="pretrain")
-    batch = iteration.make_graph_batch([item.graph for item in items], batch_cluster, devices, references, bucket,
-                                       self._edge_ratio * bucket, canonical_devices=self._canonical_devices)
+    batch = iteration.make_graph_batch([item.graph for item in items], batch_cluster, devices,
+                                       [r.step_time for r in references], bucket, self._edge_ratio * bucket,
+                                       canonical_devices=self._canonical_devices,
+                                       single_device_peaks=[r.single_device_peak for r in references])
     info = BatchInfo(bucket, cluster.name, [i.graph.name for i in items], [i.family for i in items], devices,
-                     references)
+                     [r.step_time for r in references], mem_capacity)
     if use_synthetic:  # fresh graphs are never seen again: do not keep their references
-      self._reference_cache = {k: v for k, v in self._reference_cache.items()
-                               if k[0] not in {id(i.graph) for i in items}}
+      fresh = {id(i.graph) for i in items}
+      self._reference_cache = {k: v for k, v in self._reference_cache.items() if k[0] not in fresh}
+      self._split_cache = {k: v for k, v in self._split_cache.items() if k[0] not in fresh}
     return batch, info
 
 
@@ -422,6 +482,7 @@ def pretrain(config: ml_collections.ConfigDict, training_set: Sequence[TrainingG
     compiled_shapes.add(shape)
     metrics.update(wall_s=now - start, bucket=float(info.bucket), graphs=float(len(info.names)),
                    synthetic_fraction_batch=float(np.mean([f == SYNTHETIC_FAMILY for f in info.families])),
+                   memory_pressure_batch=float(info.mem_capacity is not None),
                    graphs_seen=float(state.graphs_seen), iteration_s=now - iteration_start)
     if timed_steps:
       rate = timed_steps / timed_seconds

@@ -157,7 +157,10 @@ def _greedy(params: Any, graphs: Any, num_devices: jax.Array, leader: jax.Array,
 
 def zero_shot(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
               cluster: cluster_lib.Cluster) -> simulator.Decisions:
-  """The policy's most likely decisions for ``graph`` on ``cluster``: one forward pass, no simulation.
+  """The policy's most likely decisions for ``graph`` on ``cluster``: one forward pass.
+
+  Nothing is simulated, except, for a network with ``model.cluster_context``, one
+  single-device simulation for the graph's memory need (:func:`rewards.single_device_peak`).
 
   Returns:
     (N,) decisions (numpy): placement int32 (colocated ops on their leader's
@@ -165,7 +168,12 @@ def zero_shot(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
   """
   num_devices = placement_devices(cluster, pretrained.network)
   num_nodes = features.bucket_size(graph.num_nodes + 1)
-  graphs = features.to_graphs_tuple(graph, num_nodes)
+  context = None
+  if pretrained.network.cluster_context:
+    capacity = float(np.min(np.asarray(cluster.mem_capacity)[:num_devices]))
+    context = features.cluster_features(num_devices, capacity,
+                                        rewards.single_device_peak(graph, cluster, num_devices))
+  graphs = features.to_graphs_tuple(graph, num_nodes, cluster=context)
   leader = np.arange(num_nodes, dtype=np.int32)
   leader[: graph.num_nodes] = objective_lib.colocation_leader(graph)
   decisions = _greedy(pretrained.params, graphs, np.int32(num_devices), leader, network=pretrained.network)
@@ -221,9 +229,10 @@ def finetune(pretrained: PretrainedPolicy, problem: evaluation.Problem, steps: i
   it_config = train.iteration_config(config)
   graph, cluster = problem.graph, problem.cluster
   num_devices = placement_devices(cluster, network)
-  reference, _ = rewards.reference_step_time(graph, cluster, num_devices, problem.expert)
-  batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference],
-                                     canonical_devices=it_config.canonical_devices)
+  reference = rewards.reference(graph, cluster, num_devices, problem.expert)
+  batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference.step_time],
+                                     canonical_devices=it_config.canonical_devices,
+                                     single_device_peaks=[reference.single_device_peak])
   state = iteration.init_state(network, it_config, batch, int(problem.seed))
   params = jax.tree.map(jax.numpy.asarray, pretrained.params)
   state = state.replace(params=params, opt_state=iteration.make_optimizer(it_config).init(params))

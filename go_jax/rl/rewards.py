@@ -85,10 +85,25 @@ def reward(step_time: jax.Array, oom: jax.Array, overflow: jax.Array, reference:
   return -jnp.sqrt(effective_step_time(step_time, oom, overflow, reference, config) / reference)
 
 
-def reference_step_time(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
-                        num_devices: int | None = None, expert: np.ndarray | None = None
-                        ) -> tuple[float, str]:
-  """The best simple heuristic's exact step time (s) and its name.
+class Reference(NamedTuple):
+  """What one graph's rewards are normalised by, and what it asks of one device.
+
+  Attributes:
+    step_time: seconds, the best simple heuristic's exact step time.
+    name: that heuristic (``single``, ``contiguous`` or ``expert``).
+    single_device_peak: bytes, peak memory with every node on one device (the
+      ``single`` candidate's simulated ``peak_memory``), for the policy's cluster
+      context (:func:`go_jax.graph.features.cluster_features`).
+  """
+
+  step_time: float
+  name: str
+  single_device_peak: float
+
+
+def reference(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
+              num_devices: int | None = None, expert: np.ndarray | None = None) -> Reference:
+  """The best simple heuristic's exact step time (s), its name and the single-device peak memory.
 
   Scores single-device, contiguous (by roofline node cost on the fastest
   device) and the expert placement (when given) with
@@ -108,10 +123,33 @@ def reference_step_time(graph: graph_lib.ComputationGraph, cluster: cluster_lib.
     candidates["contiguous"] = placement_lib.contiguous(graph, num_devices, node_cost)
   if expert is not None:
     candidates["expert"] = np.asarray(expert, np.int32)
-  scored = []
+  scored, single_peak = [], 0.0
   for name, devices in candidates.items():
-    result, _ = simulator.simulate_reference(graph, cluster, simulator.default_decisions(graph.num_nodes, devices))
+    result = _simulate_default(graph, cluster, devices)
     scored.append((bool(np.any(result.oom)), float(result.step_time), name))
-  oom, step_time, name = min(scored)
-  del oom
-  return step_time, name
+    if name == "single":
+      single_peak = float(np.max(result.peak_memory))
+  _, step_time, name = min(scored)
+  return Reference(step_time, name, single_peak)
+
+
+def single_device_peak(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
+                       num_devices: int | None = None) -> float:
+  """Bytes: :attr:`Reference.single_device_peak` alone (one exact simulation)."""
+  num_devices = cluster.num_devices if num_devices is None else num_devices
+  result = _simulate_default(graph, cluster, placement_lib.single_device(graph, num_devices))
+  return float(np.max(result.peak_memory))
+
+
+def _simulate_default(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
+                      placement: np.ndarray) -> simulator.SimResult:
+  result, _ = simulator.simulate_reference(graph, cluster, simulator.default_decisions(graph.num_nodes, placement))
+  return result
+
+
+def reference_step_time(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
+                        num_devices: int | None = None, expert: np.ndarray | None = None
+                        ) -> tuple[float, str]:
+  """:func:`reference`'s step time (s) and heuristic name."""
+  ref = reference(graph, cluster, num_devices, expert)
+  return ref.step_time, ref.name

@@ -55,7 +55,10 @@ def device_automorphisms(cluster: cluster_lib.Cluster, num_devices: int) -> np.n
   with copies of it, so every group of a D-device cluster has one shape.
 
   The result is cached per cluster spec and count (8 devices: ~0.15 s to
-  enumerate, paid once, not per pretraining batch) and is read-only.
+  enumerate, paid once, not per pretraining batch) and is read-only. Per-device
+  specs enter the cache key relative to their largest value, so a cluster whose
+  memory was scaled uniformly (memory-pressure batches in pretraining) reuses
+  its preset's entry.
 
   Raises:
     ValueError: ``num_devices`` is not in [1, min(D, :data:`MAX_DEVICES`)].
@@ -65,8 +68,15 @@ def device_automorphisms(cluster: cluster_lib.Cluster, num_devices: int) -> np.n
     raise ValueError(f"num_devices must be in [1, {min(total, MAX_DEVICES)}] for canonical device labels on "
                      f"cluster {cluster.name!r}, got {num_devices}")
   kinds = tuple(cluster.device_kinds) if cluster.device_kinds else ("",) * total
-  specs = tuple(np.asarray(getattr(cluster, field), np.float64).tobytes() for field in _PER_DEVICE + _LINKS)
+  specs = tuple(_relative(np.asarray(getattr(cluster, field), np.float64)).tobytes() for field in _PER_DEVICE)
+  specs += tuple(np.asarray(getattr(cluster, field), np.float64).tobytes() for field in _LINKS)
   return _automorphisms(kinds, specs, total, int(num_devices))
+
+
+def _relative(values: np.ndarray) -> np.ndarray:
+  """``values`` over their largest (unchanged when that is not finite and positive); comparisons are relative."""
+  top = values.max(initial=0.0)
+  return values / top if np.isfinite(top) and top > 0 else values
 
 
 @functools.lru_cache(maxsize=64)
