@@ -21,7 +21,8 @@ from experiments import optimize_lib
 _GRAPH = flags.DEFINE_string(
     "graph", None, "Graph file (HLO text, JSON, PipeDream, .gograph.npz), workload name or variant (rnnlm_2:unroll=6).",
     required=True)
-_CLUSTER = flags.DEFINE_string("cluster", None, "Cluster preset or JSON file (default: the file's own, else v100x4).")
+_CLUSTER = flags.DEFINE_string("cluster", None, "Cluster preset or JSON file, optionally with @<x>GiB of memory "
+                               "per device (default: the file's own, else v100x4).")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "GO run directory (default: the shipped go_jax/pretrained).")
 _FINETUNE_STEPS = flags.DEFINE_integer("finetune_steps", 0, "PPO iterations of fine-tuning on the graph.")
 _OUT = flags.DEFINE_string("out", None, "Write the decisions JSON here (atomically).")

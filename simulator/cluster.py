@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, Callable
 
 import flax.struct
@@ -290,8 +291,34 @@ def with_host(cluster: Cluster, host: Cluster | None = None, latency: float = 10
                       cat("launch_overhead"), lat, bw, cluster.eff, cluster.eff_bw)
 
 
+_MEMORY_SUFFIX = re.compile(r"^(?P<value>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)(?P<unit>B|GB|GiB)$")
+_MEMORY_UNITS = {"B": 1.0, "GB": 1e9, "GiB": 2.0 ** 30}
+
+
+def with_memory(cluster: Cluster, capacity: float) -> Cluster:
+  """``cluster`` with ``capacity`` bytes of memory on every device, named ``NAME@<bytes>B``.
+
+  ``get_cluster("NAME@<bytes>B")`` (or ``@<x>GB``, ``@<x>GiB``) builds the same cluster.
+  """
+  if not np.isfinite(capacity) or capacity <= 0:
+    raise ClusterError(f"cluster {cluster.name!r}: memory capacity must be a positive number of bytes, got {capacity}")
+  return cluster.replace(mem_capacity=np.full(cluster.num_devices, float(capacity)),
+                         name=f"{cluster.name}@{capacity:.6g}B")
+
+
 def get_cluster(spec: str, num_devices: int | None = None) -> Cluster:
-  """A preset name (see :data:`PRESETS`) or a JSON file path, optionally cut to ``num_devices``."""
+  """A preset name (see :data:`PRESETS`) or a JSON file path, optionally cut to ``num_devices``.
+
+  A suffix ``@<x>GiB`` (or ``GB``, ``B``) gives every device ``x`` of memory
+  (:func:`with_memory`), e.g. ``v100x4@9.5GiB``.
+  """
+  base, at, suffix = spec.rpartition("@")
+  memory = _MEMORY_SUFFIX.match(suffix) if at else None
+  if at and memory is None and base in PRESETS:
+    raise ClusterError(f"cluster {spec!r}: the memory suffix must look like @9.5GiB, @16GB or @1.2e10B")
+  if memory is not None:
+    capacity = float(memory.group("value")) * _MEMORY_UNITS[memory.group("unit")]
+    return with_memory(get_cluster(base, num_devices), capacity)
   if spec in PRESETS:
     cluster = PRESETS[spec]()
   elif spec.endswith(".json") or os.path.exists(spec):

@@ -313,8 +313,7 @@ class BatchSampler:
     split = self._split_peak(items[index], cluster, devices[index])
     if split > _MAX_SPLIT_SHARE * need:  # no simple split needs clearly less: nothing to learn here
       return None
-    capacity = split + rng.uniform(0.1, 0.9) * (need - split)
-    return cluster.replace(mem_capacity=np.full(cluster.num_devices, capacity), name=f"{cluster.name}@{capacity:.6g}B")
+    return cluster_lib.with_memory(cluster, split + rng.uniform(0.1, 0.9) * (need - split))
 
   def _split_peak(self, item: TrainingGraph, cluster: cluster_lib.Cluster, devices: int) -> float:
     """Bytes: the smallest largest-device peak of the contiguous splits balanced by time and by bytes."""

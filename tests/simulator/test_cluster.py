@@ -56,3 +56,17 @@ def test_bad_json_names_file_and_field(tmp_path):
   path.write_text(json.dumps(good))
   with pytest.raises(cluster_lib.ClusterError, match="missing field 'eff_bw'"):
     cluster_lib.load_json(path)
+
+
+def test_memory_suffix_gives_every_device_that_capacity():
+  squeezed = cluster_lib.get_cluster("v100x4@9.5GiB")
+  np.testing.assert_array_equal(squeezed.mem_capacity, np.full(4, 9.5 * 2 ** 30))
+  assert squeezed.name == f"v100x4@{9.5 * 2 ** 30:.6g}B"
+  again = cluster_lib.get_cluster(squeezed.name)  # the name parses back to the same cluster
+  np.testing.assert_allclose(again.mem_capacity, squeezed.mem_capacity, rtol=1e-5)  # 6 digits in the name
+  np.testing.assert_array_equal(again.link_bandwidth, cluster_lib.get_cluster("v100x4").link_bandwidth)
+  assert cluster_lib.get_cluster("a100x8@16GB", 2).mem_capacity.tolist() == [16e9, 16e9]
+  with pytest.raises(cluster_lib.ClusterError, match=r"'v100x4@9.5TB': the memory suffix must look like @9.5GiB"):
+    cluster_lib.get_cluster("v100x4@9.5TB")
+  with pytest.raises(cluster_lib.ClusterError, match="memory capacity must be a positive number of bytes, got 0.0"):
+    cluster_lib.get_cluster("v100x4@0GiB")
