@@ -55,12 +55,13 @@ without help the policy never sees a graph that must be split (and learns to put
 everything on one device). With ``config.memory_pressure = p``, a share ``p`` of
 the batches (with >= 2 devices per graph) runs on a copy of the cluster whose
 devices hold less than the batch's largest single-device peak memory ``need``
-but more than ``split``, the smallest largest-device peak of two contiguous
-splits of that graph (balanced by time, and by bytes): capacity ``split + u x
-(need - split)``, ``u`` uniform in [0.1, 0.9]. So one device runs out of memory
-(HDP's failing signal) while a known split fits, and that split is the reward's
-reference. Batches whose largest graph has no split below ``0.9 x need``
-(memory dominated by a few tensors) stay unsqueezed. The policy sees the
+but more than ``split``, the largest device's peak under the contiguous split
+that the reward's reference scores (:func:`go_jax.rl.rewards.reference`):
+capacity ``split + u x (need - split)``, ``u`` uniform in [0.1, 0.9]. So one
+device runs out of memory (HDP's failing signal) while that split fits and
+becomes the reference. Batches whose largest graph's split needs more than
+``0.9 x need`` (memory dominated by a few tensors, or only 2 devices) stay
+unsqueezed. The policy sees the
 pressure through its cluster context (``model.cluster_context``).
 
 A workdir with checkpoints resumes from the latest; the batch of iteration
@@ -86,7 +87,6 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from go_jax import errors
-from go_jax.baselines import placement as placement_lib
 from go_jax.graph import features
 from go_jax.graph import graph as graph_lib
 from go_jax.graph import loading
@@ -98,7 +98,6 @@ from go_jax.rl import rewards
 from go_jax.rl import train
 import simulator
 from simulator import cluster as cluster_lib
-from simulator import objectives
 
 ProgressFn = Callable[[int, dict[str, float]], None]
 
@@ -316,16 +315,13 @@ class BatchSampler:
     return cluster_lib.with_memory(cluster, split + rng.uniform(0.1, 0.9) * (need - split))
 
   def _split_peak(self, item: TrainingGraph, cluster: cluster_lib.Cluster, devices: int) -> float:
-    """Bytes: the smallest largest-device peak of the contiguous splits balanced by time and by bytes."""
+    """Bytes: the largest device's peak memory under the reward reference's contiguous split."""
     key = (id(item.graph), cluster.name, devices)
     if key not in self._split_cache:
       graph = item.graph
-      by_time = objectives.node_times(graph, cluster).min(axis=1)
-      by_bytes = graph.output_bytes + graph.param_bytes + 1.0
-      self._split_cache[key] = min(
-          float(np.max(simulator.simulate_reference(graph, cluster, simulator.default_decisions(
-              graph.num_nodes, placement_lib.contiguous(graph, devices, cost)))[0].peak_memory))
-          for cost in (by_time, by_bytes))
+      split = rewards.contiguous_split(graph, cluster, devices)
+      result, _ = simulator.simulate_reference(graph, cluster, simulator.default_decisions(graph.num_nodes, split))
+      self._split_cache[key] = float(np.max(result.peak_memory))
     return self._split_cache[key]
 
   def _synthetic(self, rng: np.random.Generator, bucket: int, count: int, step: int) -> list[TrainingGraph]:

@@ -117,10 +117,9 @@ def reference(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
     expert: (N,) int32 human-expert placement, if known.
   """
   num_devices = cluster.num_devices if num_devices is None else num_devices
-  node_cost = objectives.node_times(graph, cluster).min(axis=1)
   candidates = {"single": placement_lib.single_device(graph, num_devices)}
   if num_devices > 1:
-    candidates["contiguous"] = placement_lib.contiguous(graph, num_devices, node_cost)
+    candidates["contiguous"] = contiguous_split(graph, cluster, num_devices)
   if expert is not None:
     candidates["expert"] = np.asarray(expert, np.int32)
   scored, single_peak = [], 0.0
@@ -131,6 +130,11 @@ def reference(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
       single_peak = float(np.max(result.peak_memory))
   _, step_time, name = min(scored)
   return Reference(step_time, name, single_peak)
+
+
+def contiguous_split(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, num_devices: int) -> np.ndarray:
+  """(N,) int32 the reference's contiguous placement: topological order cut into balanced roofline time."""
+  return placement_lib.contiguous(graph, num_devices, objectives.node_times(graph, cluster).min(axis=1))
 
 
 def single_device_peak(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
