@@ -75,7 +75,7 @@ def measure_iterations(config: ml_collections.ConfigDict, num_nodes: int, repeat
   reference = rewards.reference(graph, cluster, num_devices)
   batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference.step_time],
                                      canonical_devices=it_config.canonical_devices,
-                                     single_device_peaks=[reference.single_device_peak])
+                                     memory_needs=[reference.memory])
   state = iteration.init_state(network, it_config, batch, seed)
   start = time.perf_counter()
   compiled = iteration.train_iteration.trace(state, batch, network=network, config=it_config).lower().compile()

@@ -147,7 +147,7 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
                      num_nodes: int | None = None, num_edges: int | None = None,
                      base: Sequence[simulator.Decisions | None] | None = None,
                      canonical_devices: bool = False,
-                     single_device_peaks: Sequence[float] | None = None) -> GraphBatch:
+                     memory_needs: Sequence[tuple[float, float]] | None = None) -> GraphBatch:
   """Pads ``graphs`` to one bucket and builds the jit inputs (host side, numpy).
 
   Args:
@@ -162,15 +162,14 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
     base: per graph, (N,) decisions for the tasks the policy does not decide
       (:attr:`GraphBatch.base`); None: one device, equal priorities, no fusion.
     canonical_devices: carry each graph's device relabelings (``IterationConfig.canonical_devices``).
-    single_device_peaks: G bytes, each graph's peak memory on one device
-      (:attr:`go_jax.rl.rewards.Reference.single_device_peak`), for the policy's
-      cluster context (``globals["cluster"]``); None: the context's memory columns
-      are marked unknown.
+    memory_needs: per graph, the bytes it needs on one device, unfused and fused
+      (:class:`go_jax.rl.rewards.MemoryNeed`), for the policy's cluster context
+      (``globals["cluster"]``); None: the context's memory columns are marked unknown.
   """
   if base is not None and len(base) != len(graphs):
     raise ValueError(f"base has {len(base)} entries for {len(graphs)} graphs")
-  if single_device_peaks is not None and len(single_device_peaks) != len(graphs):
-    raise ValueError(f"single_device_peaks has {len(single_device_peaks)} entries for {len(graphs)} graphs")
+  if memory_needs is not None and len(memory_needs) != len(graphs):
+    raise ValueError(f"memory_needs has {len(memory_needs)} entries for {len(graphs)} graphs")
   if num_nodes is None:
     num_nodes = max(features.bucket_size(g.num_nodes + 1) for g in graphs)
   if num_edges is None:
@@ -187,7 +186,7 @@ def make_graph_batch(graphs: Sequence[graph_lib.ComputationGraph], cluster: clus
   for index, graph in enumerate(graphs):
     context = features.cluster_features(
         int(counts[index]), float(capacity[: counts[index]].min()),
-        None if single_device_peaks is None else single_device_peaks[index])
+        None if memory_needs is None else memory_needs[index])
     policy_graphs.append(features.to_graphs_tuple(graph, num_nodes, num_edges, context))
     sim_graph, jax_cluster = simulator.prepare(graph, cluster, num_nodes, num_edges)
     sim_graphs.append(jax.tree.map(np.asarray, sim_graph))

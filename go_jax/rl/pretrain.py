@@ -54,12 +54,13 @@ third-party and synthetic relatives.
 without help the policy never sees a graph that must be split (and learns to put
 everything on one device). With ``config.memory_pressure = p``, a share ``p`` of
 the batches (with >= 2 devices per graph) runs on a copy of the cluster whose
-devices hold less than the batch's largest single-device peak memory ``need``
-but more than ``split``, the largest device's peak under the contiguous split
+devices hold less than ``need``, the batch's largest single-device peak memory
+(the smaller of unfused and every op fused: fusion often lowers it), but more
+than ``split``, the largest device's peak under the contiguous split
 that the reward's reference scores (:func:`go_jax.rl.rewards.reference`):
 capacity ``split + u x (need - split)``, ``u`` uniform in [0.1, 0.9]. So one
-device runs out of memory (HDP's failing signal) while that split fits and
-becomes the reference. Batches whose largest graph's split needs more than
+device runs out of memory, fused or not (HDP's failing signal), while that
+split fits and becomes the reference. Batches whose largest graph's split needs more than
 ``0.9 x need`` (memory dominated by a few tensors, or only 2 devices) stay
 unsqueezed. The policy sees the
 pressure through its cluster context (``model.cluster_context``).
@@ -307,7 +308,7 @@ class BatchSampler:
   def _squeezed(self, rng: np.random.Generator, cluster: cluster_lib.Cluster, items: Sequence[TrainingGraph],
                 devices: Sequence[int]) -> cluster_lib.Cluster | None:
     """``cluster`` with less memory per device than the batch's largest need (module docstring), or None."""
-    need, index = max((self._reference(item, cluster, d).single_device_peak, i)
+    need, index = max((min(self._reference(item, cluster, d).memory), i)
                       for i, (item, d) in enumerate(zip(items, devices)))
     split = self._split_peak(items[index], cluster, devices[index])
     if split > _MAX_SPLIT_SHARE * need:  # no simple split needs clearly less: nothing to learn here
@@ -370,7 +371,7 @@ class BatchSampler:
     batch = iteration.make_graph_batch([item.graph for item in items], batch_cluster, devices,
                                        [r.step_time for r in references], bucket, self._edge_ratio * bucket,
                                        canonical_devices=self._canonical_devices,
-                                       single_device_peaks=[r.single_device_peak for r in references])
+                                       memory_needs=[r.memory for r in references])
     info = BatchInfo(bucket, cluster.name, [i.graph.name for i in items], [i.family for i in items], devices,
                      [r.step_time for r in references], mem_capacity)
     if use_synthetic:  # fresh graphs are never seen again: do not keep their references

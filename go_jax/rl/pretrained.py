@@ -160,7 +160,7 @@ def zero_shot(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
   """The policy's most likely decisions for ``graph`` on ``cluster``: one forward pass.
 
   Nothing is simulated, except, for a network with ``model.cluster_context``, one
-  single-device simulation for the graph's memory need (:func:`rewards.single_device_peak`).
+  two single-device simulations for the graph's memory need (:func:`rewards.memory_need`).
 
   Returns:
     (N,) decisions (numpy): placement int32 (colocated ops on their leader's
@@ -172,7 +172,7 @@ def zero_shot(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
   if pretrained.network.cluster_context:
     capacity = float(np.min(np.asarray(cluster.mem_capacity)[:num_devices]))
     context = features.cluster_features(num_devices, capacity,
-                                        rewards.single_device_peak(graph, cluster, num_devices))
+                                        rewards.memory_need(graph, cluster, num_devices))
   graphs = features.to_graphs_tuple(graph, num_nodes, cluster=context)
   leader = np.arange(num_nodes, dtype=np.int32)
   leader[: graph.num_nodes] = objective_lib.colocation_leader(graph)
@@ -232,7 +232,7 @@ def finetune(pretrained: PretrainedPolicy, problem: evaluation.Problem, steps: i
   reference = rewards.reference(graph, cluster, num_devices, problem.expert)
   batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference.step_time],
                                      canonical_devices=it_config.canonical_devices,
-                                     single_device_peaks=[reference.single_device_peak])
+                                     memory_needs=[reference.memory])
   state = iteration.init_state(network, it_config, batch, int(problem.seed))
   params = jax.tree.map(jax.numpy.asarray, pretrained.params)
   state = state.replace(params=params, opt_state=iteration.make_optimizer(it_config).init(params))

@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from go_jax.baselines import fusion as fusion_lib
 from go_jax.baselines import placement as placement_lib
 from go_jax.graph import graph as graph_lib
 import simulator
@@ -85,30 +86,40 @@ def reward(step_time: jax.Array, oom: jax.Array, overflow: jax.Array, reference:
   return -jnp.sqrt(effective_step_time(step_time, oom, overflow, reference, config) / reference)
 
 
+class MemoryNeed(NamedTuple):
+  """Bytes one graph needs on one device: its simulated peak memory with every node there.
+
+  Attributes:
+    unfused: with no fusion.
+    fused: with every op fused (:func:`go_jax.baselines.fusion.fuse_all`).
+  """
+
+  unfused: float
+  fused: float
+
+
 class Reference(NamedTuple):
   """What one graph's rewards are normalised by, and what it asks of one device.
 
   Attributes:
     step_time: seconds, the best simple heuristic's exact step time.
     name: that heuristic (``single``, ``contiguous`` or ``expert``).
-    single_device_peak: bytes, peak memory with every node on one device (the
-      ``single`` candidate's simulated ``peak_memory``), for the policy's cluster
+    memory: the graph's single-device memory need, for the policy's cluster
       context (:func:`go_jax.graph.features.cluster_features`).
   """
 
   step_time: float
   name: str
-  single_device_peak: float
+  memory: MemoryNeed
 
 
 def reference(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
               num_devices: int | None = None, expert: np.ndarray | None = None) -> Reference:
-  """The best simple heuristic's exact step time (s), its name and the single-device peak memory.
+  """The best simple heuristic's exact step time (s), its name and the single-device memory need.
 
-  Scores single-device, contiguous (by roofline node cost on the fastest
-  device) and the expert placement (when given) with
-  :func:`simulator.simulate_reference`; OOM candidates are skipped unless all
-  are OOM.
+  Scores single-device, contiguous (:func:`contiguous_split`) and the expert
+  placement (when given) with :func:`simulator.simulate_reference`; OOM
+  candidates are skipped unless all are OOM.
 
   Args:
     graph: the graph.
@@ -122,33 +133,15 @@ def reference(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
     candidates["contiguous"] = contiguous_split(graph, cluster, num_devices)
   if expert is not None:
     candidates["expert"] = np.asarray(expert, np.int32)
-  scored, single_peak = [], 0.0
+  scored, unfused = [], 0.0
   for name, devices in candidates.items():
-    result = _simulate_default(graph, cluster, devices)
+    result = _simulate(graph, cluster, devices)
     scored.append((bool(np.any(result.oom)), float(result.step_time), name))
     if name == "single":
-      single_peak = float(np.max(result.peak_memory))
+      unfused = float(np.max(result.peak_memory))
   _, step_time, name = min(scored)
-  return Reference(step_time, name, single_peak)
-
-
-def contiguous_split(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, num_devices: int) -> np.ndarray:
-  """(N,) int32 the reference's contiguous placement: topological order cut into balanced roofline time."""
-  return placement_lib.contiguous(graph, num_devices, objectives.node_times(graph, cluster).min(axis=1))
-
-
-def single_device_peak(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
-                       num_devices: int | None = None) -> float:
-  """Bytes: :attr:`Reference.single_device_peak` alone (one exact simulation)."""
-  num_devices = cluster.num_devices if num_devices is None else num_devices
-  result = _simulate_default(graph, cluster, placement_lib.single_device(graph, num_devices))
-  return float(np.max(result.peak_memory))
-
-
-def _simulate_default(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
-                      placement: np.ndarray) -> simulator.SimResult:
-  result, _ = simulator.simulate_reference(graph, cluster, simulator.default_decisions(graph.num_nodes, placement))
-  return result
+  fused = _simulate(graph, cluster, candidates["single"], fusion_lib.fuse_all(graph))
+  return Reference(step_time, name, MemoryNeed(unfused, float(np.max(fused.peak_memory))))
 
 
 def reference_step_time(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
@@ -157,3 +150,27 @@ def reference_step_time(graph: graph_lib.ComputationGraph, cluster: cluster_lib.
   """:func:`reference`'s step time (s) and heuristic name."""
   ref = reference(graph, cluster, num_devices, expert)
   return ref.step_time, ref.name
+
+
+def contiguous_split(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, num_devices: int) -> np.ndarray:
+  """(N,) int32 the reference's contiguous placement: topological order cut into balanced roofline time."""
+  return placement_lib.contiguous(graph, num_devices, objectives.node_times(graph, cluster).min(axis=1))
+
+
+def memory_need(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
+                num_devices: int | None = None) -> MemoryNeed:
+  """:attr:`Reference.memory` alone (two exact simulations)."""
+  num_devices = cluster.num_devices if num_devices is None else num_devices
+  single = placement_lib.single_device(graph, num_devices)
+  return MemoryNeed(*(float(np.max(_simulate(graph, cluster, single, fusion).peak_memory))
+                      for fusion in (None, fusion_lib.fuse_all(graph))))
+
+
+def _simulate(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster, placement: np.ndarray,
+              fusion: np.ndarray | None = None) -> simulator.SimResult:
+  """Exact result of ``placement`` with level-order priorities and ``fusion`` (default none)."""
+  decisions = simulator.default_decisions(graph.num_nodes, placement)
+  if fusion is not None:
+    decisions = decisions._replace(fusion=np.asarray(fusion, bool))
+  result, _ = simulator.simulate_reference(graph, cluster, decisions)
+  return result

@@ -274,11 +274,11 @@ def train(config: ml_collections.ConfigDict, problem: evaluation.Problem, budget
   network = make_network(config)
   it_config = iteration_config(config)
   num_devices = _placement_devices(problem, network)
-  reference, reference_name, single_peak = rewards.reference(graph, cluster, num_devices, problem.expert)
+  reference, reference_name, memory = rewards.reference(graph, cluster, num_devices, problem.expert)
   # Tasks GO does not decide keep the default: the expert placement, level order, no fusion.
   batch = iteration.make_graph_batch([graph], cluster, num_devices, [reference], base=[problem.default_decisions()],
                                      canonical_devices=it_config.canonical_devices,
-                                     single_device_peaks=[single_peak])
+                                     memory_needs=[memory])
   state = iteration.init_state(network, it_config, batch, int(config.seed))
   teacher = None
   if checkpoints is not None and checkpoints.latest_step() is not None:

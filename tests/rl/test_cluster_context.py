@@ -26,16 +26,18 @@ GIB = 2.0 ** 30
 
 
 def test_cluster_features_by_hand():
-  # 4 devices of 16 GiB, a graph needing 48 GiB on one: log2(3) / 8 and log2(3 / 4) / 8.
-  np.testing.assert_allclose(features.cluster_features(4, 16 * GIB, 48 * GIB),
-                             [2 / 3, np.log2(3) / 8, np.log2(0.75) / 8, 1.0], rtol=1e-6)
+  # 4 devices of 16 GiB, a graph needing 48 GiB on one unfused and 8 GiB fused:
+  # log2(3) / 8, log2(3 / 4) / 8 and log2(1 / 2) / 8.
+  np.testing.assert_allclose(features.cluster_features(4, 16 * GIB, (48 * GIB, 8 * GIB)),
+                             [2 / 3, np.log2(3) / 8, np.log2(0.75) / 8, -1 / 8, 1.0], rtol=1e-6)
   # One device: column 0 is 0; a 2**-10 need is clipped at -1; unknown need: zeros and flag 0.
-  np.testing.assert_allclose(features.cluster_features(1, 16 * GIB, 16 * GIB / 1024), [0, -1, -1, 1])
-  np.testing.assert_array_equal(features.cluster_features(8, 16 * GIB), [1, 0, 0, 0])
+  np.testing.assert_allclose(features.cluster_features(1, 16 * GIB, (16 * GIB / 1024, 16 * GIB)),
+                             [0, -1, -1, 0, 1])
+  np.testing.assert_array_equal(features.cluster_features(8, 16 * GIB), [1, 0, 0, 0, 0])
   with pytest.raises(ValueError, match="num_devices >= 1 and capacity > 0"):
     features.cluster_features(0, 16 * GIB)
-  with pytest.raises(ValueError, match="single_device_peak must be > 0"):
-    features.cluster_features(2, 16 * GIB, 0.0)
+  with pytest.raises(ValueError, match=r"memory needs must be > 0 bytes, got \(1.0, 0.0\)"):
+    features.cluster_features(2, 16 * GIB, (1.0, 0.0))
 
 
 def test_graphs_tuple_carries_the_context_in_globals():
@@ -43,7 +45,7 @@ def test_graphs_tuple_carries_the_context_in_globals():
   plain = features.to_graphs_tuple(graph, 64, 64)
   assert plain.globals["cluster"].shape == (2, features.NUM_CLUSTER_FEATURES)
   assert not np.any(plain.globals["cluster"])
-  context = features.cluster_features(2, GIB, 3 * GIB)
+  context = features.cluster_features(2, GIB, (3 * GIB, 2 * GIB))
   given = features.to_graphs_tuple(graph, 64, 64, context)
   np.testing.assert_array_equal(given.globals["cluster"][0], context)
   assert not np.any(given.globals["cluster"][1])  # the padding graph
@@ -52,8 +54,8 @@ def test_graphs_tuple_carries_the_context_in_globals():
 
 def test_encoder_reads_the_context_only_when_asked():
   graph = toy_graphs.parallel_chains()
-  low = features.to_graphs_tuple(graph, 64, 64, features.cluster_features(4, GIB, 0.1 * GIB))
-  high = features.to_graphs_tuple(graph, 64, 64, features.cluster_features(4, GIB, 30 * GIB))
+  low = features.to_graphs_tuple(graph, 64, 64, features.cluster_features(4, GIB, (0.1 * GIB, 0.1 * GIB)))
+  high = features.to_graphs_tuple(graph, 64, 64, features.cluster_features(4, GIB, (30 * GIB, 30 * GIB)))
   for on in (False, True):
     encoder = gnn.GraphEncoder(16, 4, 1, cluster_context=on)
     params = encoder.init(jax.random.PRNGKey(0), low)
@@ -64,28 +66,31 @@ def test_encoder_reads_the_context_only_when_asked():
     assert bool(jnp.any(a.context != b.context)) == on
 
 
-def test_reference_reports_the_single_device_peak():
+def test_reference_reports_the_single_device_memory_need():
   graph = synthetic.generate(3, 200, "residual")
   cluster = cluster_lib.get_cluster("v100x4")
   ref = rewards.reference(graph, cluster, 4)
-  single, _ = simulator.simulate_reference(
-      graph, cluster, simulator.default_decisions(graph.num_nodes, placement_lib.single_device(graph, 4)))
-  assert ref.single_device_peak == pytest.approx(float(np.max(single.peak_memory)))
-  assert ref.single_device_peak == rewards.single_device_peak(graph, cluster, 4)
+  single = simulator.default_decisions(graph.num_nodes, placement_lib.single_device(graph, 4))
+  unfused, _ = simulator.simulate_reference(graph, cluster, single)
+  fused, _ = simulator.simulate_reference(graph, cluster, single._replace(fusion=np.ones(graph.num_nodes, bool)))
+  assert ref.memory == pytest.approx((float(np.max(unfused.peak_memory)), float(np.max(fused.peak_memory))))
+  assert ref.memory.fused != ref.memory.unfused
+  assert rewards.memory_need(graph, cluster, 4) == ref.memory
   assert rewards.reference_step_time(graph, cluster, 4) == (ref.step_time, ref.name)
 
 
 def test_make_graph_batch_fills_the_context():
   graph = toy_graphs.parallel_chains()
   cluster = cluster_lib.get_cluster("v100x4")
-  batch = iteration.make_graph_batch([graph, graph], cluster, [2, 4], [1.0, 1.0], single_device_peaks=[GIB, 2 * GIB])
+  needs = [(GIB, 0.5 * GIB), (2 * GIB, 3 * GIB)]
+  batch = iteration.make_graph_batch([graph, graph], cluster, [2, 4], [1.0, 1.0], memory_needs=needs)
   capacity = float(cluster.mem_capacity[0])
-  np.testing.assert_allclose(batch.graphs.globals["cluster"][:, 0],
-                             [features.cluster_features(2, capacity, GIB), features.cluster_features(4, capacity, 2 * GIB)])
+  np.testing.assert_allclose(batch.graphs.globals["cluster"][:, 0], [features.cluster_features(2, capacity, needs[0]),
+                                                                      features.cluster_features(4, capacity, needs[1])])
   unknown = iteration.make_graph_batch([graph], cluster, 4, [1.0])
   np.testing.assert_array_equal(unknown.graphs.globals["cluster"][0, 0], features.cluster_features(4, capacity))
-  with pytest.raises(ValueError, match="single_device_peaks has 1 entries for 2 graphs"):
-    iteration.make_graph_batch([graph, graph], cluster, 4, [1.0, 1.0], single_device_peaks=[GIB])
+  with pytest.raises(ValueError, match="memory_needs has 1 entries for 2 graphs"):
+    iteration.make_graph_batch([graph, graph], cluster, 4, [1.0, 1.0], memory_needs=[(GIB, GIB)])
 
 
 def _config(**overrides):
@@ -104,7 +109,7 @@ def test_memory_pressure_batches_cannot_fit_on_one_device():
   sampler = pretrain.BatchSampler(_config(memory_pressure=1.0, synthetic_fraction=0.0, buckets="256"),
                                   training_set, 8)
   squeezed = 0
-  for step in range(6):
+  for step in range(12):
     batch, info = sampler.sample(step)
     preset, _, tag = info.cluster.partition("@")
     base = cluster_lib.get_cluster(preset)
@@ -112,7 +117,7 @@ def test_memory_pressure_batches_cannot_fit_on_one_device():
     if capacity is None:  # the graph has no simple split below 0.9x its need
       np.testing.assert_allclose(batch.cluster.mem_capacity, base.mem_capacity, rtol=1e-6)
       graph, devices = graphs[info.names[0]], info.num_devices[0]
-      need = rewards.single_device_peak(graph, base, devices)
+      need = min(rewards.memory_need(graph, base, devices))
       split, _ = simulator.simulate_reference(graph, base, simulator.default_decisions(
           graph.num_nodes, placement_lib.contiguous(graph, devices, objectives.node_times(graph, base).min(axis=1))))
       assert np.max(split.peak_memory) > 0.9 * need
@@ -121,19 +126,22 @@ def test_memory_pressure_batches_cannot_fit_on_one_device():
     assert tag == f"{capacity:.6g}B"
     np.testing.assert_allclose(batch.cluster.mem_capacity, capacity, rtol=1e-6)  # float32 in the batch
     cut = base.replace(mem_capacity=np.full(base.num_devices, capacity))
-    peaks = [rewards.single_device_peak(graphs[name], base, d) for name, d in zip(info.names, info.num_devices)]
+    needs = [rewards.memory_need(graphs[name], base, d) for name, d in zip(info.names, info.num_devices)]
+    peaks = [min(need) for need in needs]  # the smaller of unfused and fused
     assert capacity < max(peaks)
     for index, (name, devices) in enumerate(zip(info.names, info.num_devices)):
       graph = graphs[name]
       context = batch.graphs.globals["cluster"][index, 0]
-      np.testing.assert_allclose(context, features.cluster_features(devices, capacity, peaks[index]), rtol=1e-5)
+      np.testing.assert_allclose(context, features.cluster_features(devices, capacity, needs[index]), rtol=1e-5)
       ref = rewards.reference(graph, cut, devices)
       assert batch.reference_step_time[index] == pytest.approx(ref.step_time, rel=1e-6)
       if peaks[index] == max(peaks):
-        assert context[1] > 0  # the context says: does not fit on one device
-        single, _ = simulator.simulate_reference(graph, cut, simulator.default_decisions(
-            graph.num_nodes, placement_lib.single_device(graph, devices)))
-        assert np.any(single.oom)
+        assert context[1] > 0 and context[3] > 0  # the context says: does not fit on one device
+        single = simulator.default_decisions(graph.num_nodes, placement_lib.single_device(graph, devices))
+        for fusion in (False, True):  # neither unfused nor fused
+          result, _ = simulator.simulate_reference(graph, cut, single._replace(
+              fusion=np.full(graph.num_nodes, fusion)))
+          assert np.any(result.oom)
         # ... while the reference's contiguous split fits, and so is the reference.
         split, _ = simulator.simulate_reference(graph, cut, simulator.default_decisions(
             graph.num_nodes, placement_lib.contiguous(graph, devices, objectives.node_times(graph, base).min(axis=1))))
