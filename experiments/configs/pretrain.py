@@ -19,7 +19,7 @@ Fields beyond :func:`go_jax.rl.config.get_default_config` (``graph``, ``cluster`
 
 The network is small (hidden 64, one attention layer) so that a 25-minute
 CPU run gets through a few hundred iterations and the checkpoint stays at a few MB
-(2.4 MB for the shipped one, Adam moments included).
+(2.8 MB for the shipped one, Adam moments included).
 """
 
 import ml_collections
