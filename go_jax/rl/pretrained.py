@@ -159,7 +159,7 @@ def zero_shot(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
               cluster: cluster_lib.Cluster) -> simulator.Decisions:
   """The policy's most likely decisions for ``graph`` on ``cluster``: one forward pass.
 
-  Nothing is simulated, except, for a network with ``model.cluster_context``, one
+  Nothing is simulated, except, for a network with ``model.cluster_context``,
   two single-device simulations for the graph's memory need (:func:`rewards.memory_need`).
 
   Returns:
