@@ -26,12 +26,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed if it ha
 
 def print_progress(step: int, metrics: dict[str, float]) -> None:
   """One line per iteration on stderr."""
-  eta_text = f"{metrics['eta_s']:6.0f}s" if "eta_s" in metrics else "     ?"
-  print(f"[pretrain] it {step:5d}  bucket {metrics['bucket']:5.0f} x{metrics['graphs']:3.0f}  "
-        f"graphs {metrics['graphs_seen']:7.0f}  reward {metrics['reward_mean']:+.3f}  "
-        f"speedup {metrics['best_speedup']:.3f}  H {metrics['entropy']:.3f}  kl {metrics['approx_kl']:.4f}  "
-        f"{metrics['iteration_s']:5.2f} s/it  wall {metrics['wall_s']:6.0f}s  ETA {eta_text}",
-        file=sys.stderr, flush=True)
+  print(pretrain.progress_line(step, metrics), file=sys.stderr, flush=True)
 
 
 def main(argv):

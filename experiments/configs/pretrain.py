@@ -41,7 +41,9 @@ def get_config() -> ml_collections.ConfigDict:
   # One policy for graphs of every size: no per-node parameters (GO-one's free node logits).
   config.model.node_logit_scale = 0.0
   # Imitation is GO-one's warm start on one graph; pretraining starts from random
-  # parameters and fine-tuning from the pretrained ones.
+  # parameters and fine-tuning from the pretrained ones. Pretraining's own imitation
+  # (--config.imitation.pretrain_iterations=I: the first I iterations clone each batch
+  # graph's best heuristic decisions, go_jax/rl/pretrain.py "Imitation") is off.
   config.imitation.steps = 0
 
   config.ppo.num_samples = 8

@@ -15,7 +15,8 @@ Fields (override on the command line, e.g. ``--config.ppo.clip_epsilon=0.1``):
     ``learning_rate`` cloning, before PPO, the best heuristic decisions for the decided tasks:
     the placement heuristics ``teachers``, the priorities ``scheduling_teachers`` and the fusion
     rules ``fusion_teachers`` (comma-separated names), with an ``entropy`` bonus weight that
-    keeps the clone exploring.
+    keeps the clone exploring. Pretraining reads ``pretrain_iterations`` (0 = off): its first
+    iterations clone each batch graph's teacher instead of PPO (:mod:`go_jax.rl.pretrain`).
   pathwise: relaxed-simulator descent through the policy (:mod:`go_jax.rl.pathwise`): ``steps``
     Adam steps before each PPO iteration (0 = off), smooth-max temperature annealed from
     ``start_smoothing`` to ``end_smoothing`` (fractions of the reference step time) over
@@ -42,7 +43,8 @@ from go_jax.models import config as model_config
 #: Options added after results rows were stored, with the value at which a run is exactly what
 #: it was before the option existed; :func:`effective` drops them at that value.
 NEUTRAL_FIELDS = ((("model", "node_logit_scale"), 0.0), (("ppo", "canonical_devices"), False),
-                  (("model", "cluster_context"), False), (("memory_pressure",), 0.0))
+                  (("model", "cluster_context"), False), (("memory_pressure",), 0.0),
+                  (("imitation", "pretrain_iterations"), 0))
 #: Fields read only when their task is decided: (task, path in the config).
 TASK_ONLY_FIELDS = (("scheduling", ("imitation", "scheduling_teachers")),
                     ("fusion", ("imitation", "fusion_teachers")))
@@ -143,6 +145,9 @@ def get_default_config() -> ml_collections.ConfigDict:
   # priorities and to fuse_all on every graph of docs/results_joint.md.
   config.imitation.scheduling_teachers = "level_order,critical_path,fifo"
   config.imitation.fusion_teachers = "none,xla_fusion,fuse_all"
+  # GO-batch pretraining only (go_jax/rl/pretrain.py, "Imitation"): the first this many
+  # iterations clone every batch graph's own best heuristic decisions instead of PPO.
+  config.imitation.pretrain_iterations = 0
 
   # Pathwise descent through the relaxed simulator (go_jax/rl/pathwise.py) before
   # each PPO iteration; each relaxed step counts as one evaluation. Budget 1280,

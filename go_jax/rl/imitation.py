@@ -248,34 +248,37 @@ def imitation_loss(params: Any, network: policy.PolicyNetwork, batch: iteration.
   return cross_entropy - entropy_weight * entropy, metrics
 
 
-def padded_target(teacher_: Teacher, node_mask: np.ndarray) -> policy.Decisions:
-  """The teacher's actions for :func:`imitate`, as (1, Np) int32 fields (0 at padding).
+def padded_target(teachers: Teacher | Sequence[Teacher], node_mask: np.ndarray) -> policy.Decisions:
+  """The teachers' actions for :func:`imitate` and :func:`fit`, as (G, Np) int32 fields (0 at padding).
 
   Args:
-    teacher_: the teacher of the batch's one graph (N nodes).
-    node_mask: (1, Np) bool, the batch's real nodes (the first N).
+    teachers: one teacher per graph of the batch (a single teacher for a one-graph batch),
+      graph ``g``'s over its N_g nodes.
+    node_mask: (G, Np) bool, the batch's real nodes (the first N_g of row ``g``).
   """
-  n = teacher_.placement.shape[0]
+  if isinstance(teachers, Teacher):
+    teachers = [teachers]
+  if len(teachers) != node_mask.shape[0]:
+    raise ValueError(f"{len(teachers)} teachers for a batch of {node_mask.shape[0]} graphs")
 
-  def pad(values):
+  def pad(field):
     out = np.zeros(node_mask.shape, np.int32)
-    out[0, :n] = values
+    for row, teacher_ in enumerate(teachers):
+      values = getattr(teacher_, field)
+      out[row, :values.shape[0]] = values
     return out
 
-  return policy.Decisions(placement=pad(teacher_.placement), priority=pad(teacher_.priority),
-                          fusion=pad(teacher_.fusion))
+  return policy.Decisions(placement=pad("placement"), priority=pad("priority"), fusion=pad("fusion"))
 
 
-@functools.partial(jax.jit, static_argnames=("network", "steps", "learning_rate", "max_grad_norm"))
-def imitate(params: Any, batch: iteration.GraphBatch, target: policy.Decisions, *, network: policy.PolicyNetwork,
-            steps: int, learning_rate: float, max_grad_norm: float,
-            entropy_weight: float | jax.Array = 0.0) -> tuple[Any, dict[str, jax.Array]]:
-  """``steps`` Adam steps on :func:`imitation_loss` (one ``lax.scan``); returns params and (steps,) metrics.
+def fit(params: Any, opt_state: Any, optimizer: optax.GradientTransformation, batch: iteration.GraphBatch,
+        target: policy.Decisions, *, network: policy.PolicyNetwork, steps: int,
+        entropy_weight: float | jax.Array = 0.0) -> tuple[Any, Any, dict[str, jax.Array]]:
+  """``steps`` ``optimizer`` steps on :func:`imitation_loss` (one ``lax.scan``; call it under jit).
 
-  ``target``: (G, Np) teacher actions per field (see :func:`imitation_loss`); :func:`padded_target`
-  makes it from a :class:`Teacher`.
+  Returns:
+    The new parameters and optimizer state, and (steps,) metrics of :func:`imitation_loss`.
   """
-  optimizer = optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
 
   def step(carry, _):
     params, opt_state = carry
@@ -284,5 +287,20 @@ def imitate(params: Any, batch: iteration.GraphBatch, target: policy.Decisions, 
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return (optax.apply_updates(params, updates), opt_state), metrics
 
-  (params, _), metrics = jax.lax.scan(step, (params, optimizer.init(params)), None, length=steps)
+  (params, opt_state), metrics = jax.lax.scan(step, (params, opt_state), None, length=steps)
+  return params, opt_state, metrics
+
+
+@functools.partial(jax.jit, static_argnames=("network", "steps", "learning_rate", "max_grad_norm"))
+def imitate(params: Any, batch: iteration.GraphBatch, target: policy.Decisions, *, network: policy.PolicyNetwork,
+            steps: int, learning_rate: float, max_grad_norm: float,
+            entropy_weight: float | jax.Array = 0.0) -> tuple[Any, dict[str, jax.Array]]:
+  """``steps`` steps of a fresh Adam on :func:`imitation_loss`; returns params and (steps,) metrics.
+
+  ``target``: (G, Np) teacher actions per field (see :func:`imitation_loss`); :func:`padded_target`
+  makes it from a :class:`Teacher`.
+  """
+  optimizer = optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+  params, _, metrics = fit(params, optimizer.init(params), optimizer, batch, target, network=network,
+                           steps=steps, entropy_weight=entropy_weight)
   return params, metrics

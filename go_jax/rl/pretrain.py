@@ -65,6 +65,21 @@ split fits and becomes the reference. Batches whose largest graph's split needs 
 unsqueezed. The policy sees the
 pressure through its cluster context (``model.cluster_context``).
 
+**Imitation.** With ``config.imitation.pretrain_iterations = I``, iterations
+``0 .. I-1`` clone teachers instead of running PPO: every graph of the batch
+gets its own best heuristic decisions on the batch's cluster (squeezed or not)
+and device count (:func:`go_jax.rl.imitation.teacher`: the placement heuristics
+``imitation.teachers`` under each fusion rule, then the scheduling rules, every
+candidate scored exactly; feasible before OOM), canonically relabeled when
+``ppo.canonical_devices`` is on, and the iteration takes as many Adam steps as
+a PPO iteration (``num_epochs x num_minibatches``, PPO's optimizer and state) on
+their cross-entropy minus ``imitation.entropy`` times the entropy
+(:func:`go_jax.rl.imitation.imitation_loss`). PPO alone learned "everything on
+one device, fused" and never learned to split a graph that does not fit
+(``docs/memory_pressure.md``); a teacher on a squeezed cluster is a split that
+fits. Teachers of real graphs are cached per (graph, cluster, devices); their
+exact simulations count as evaluations when computed.
+
 A workdir with checkpoints resumes from the latest; the batch of iteration
 ``t`` depends only on ``(seed, t)`` and the state carries the RNG, so a resumed
 run equals an uninterrupted one.
@@ -73,6 +88,7 @@ run equals an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import json
 import os
@@ -88,12 +104,14 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from go_jax import errors
+from go_jax import evaluation
 from go_jax.graph import features
 from go_jax.graph import graph as graph_lib
 from go_jax.graph import loading
 from go_jax.graph import synthetic
 from go_jax.models import policy
 from go_jax.rl import config as rl_config
+from go_jax.rl import imitation
 from go_jax.rl import iteration
 from go_jax.rl import rewards
 from go_jax.rl import train
@@ -252,6 +270,8 @@ class BatchInfo:
   num_devices: list[int]
   references: list[float]
   mem_capacity: float | None = None  # bytes per device when memory pressure scaled it, else None
+  teachers: list[imitation.Teacher] | None = None  # one per graph, when sampled with teachers=True
+  teacher_evaluations: int = 0  # exact simulations spent on the teachers not taken from the cache
 
 
 class BatchSampler:
@@ -295,6 +315,7 @@ class BatchSampler:
       raise errors.InputError("the training set is empty and --config.synthetic_fraction is 0")
     self._reference_cache: dict[tuple[int, str, int], rewards.Reference] = {}
     self._split_cache: dict[tuple[int, str, int], float] = {}
+    self._teacher_cache: dict[tuple[int, str, int], imitation.Teacher] = {}
 
   def graphs_per_batch(self, bucket: int) -> int:
     return max(1, int(self._config.nodes_per_batch) // bucket)
@@ -325,6 +346,25 @@ class BatchSampler:
       self._split_cache[key] = float(np.max(result.peak_memory))
     return self._split_cache[key]
 
+  def _teacher(self, item: TrainingGraph, cluster: cluster_lib.Cluster, devices: int
+               ) -> tuple[imitation.Teacher, int]:
+    """The best heuristic decisions for ``item`` on the first ``devices`` devices, and the evaluations spent now."""
+    key = (id(item.graph), cluster.name, devices)
+    if key in self._teacher_cache:
+      return self._teacher_cache[key], 0
+    field = lambda name, default="": rl_config.names(self._config.imitation.get(name, default))  # noqa: E731
+    problem = evaluation.Problem(item.graph, cluster_lib.first_devices(cluster, devices))
+    try:
+      teacher = imitation.teacher(
+          problem, field("teachers"), devices, tasks=rl_config.names(self._config.tasks),
+          num_levels=int(self._config.model.num_priority_levels),
+          scheduling_names=field("scheduling_teachers", ",".join(imitation.SCHEDULING_TEACHERS)),
+          fusion_names=field("fusion_teachers", ",".join(imitation.FUSION_TEACHERS)))
+    except ValueError as e:
+      raise errors.InputError(f"--config.imitation: {e}") from None
+    self._teacher_cache[key] = teacher
+    return teacher, teacher.evaluations
+
   def _synthetic(self, rng: np.random.Generator, bucket: int, count: int, step: int) -> list[TrainingGraph]:
     lower = max(int(self._config.min_nodes), synthetic.MIN_NODES, bucket // 2 if bucket > self._buckets[0] else 0)
     upper = max(lower + 1, int(0.85 * (bucket - 1)))
@@ -340,8 +380,8 @@ class BatchSampler:
         out.append(TrainingGraph(graph, SYNTHETIC_FAMILY, "synthetic"))
     return out
 
-  def sample(self, step: int) -> tuple[iteration.GraphBatch, BatchInfo]:
-    """The batch of iteration ``step``."""
+  def sample(self, step: int, teachers: bool = False) -> tuple[iteration.GraphBatch, BatchInfo]:
+    """The batch of iteration ``step`` (with ``teachers``, each graph's teacher in ``BatchInfo.teachers``)."""
     rng = np.random.default_rng([int(self._config.seed), int(step), 11])
     use_synthetic = not self._by_bucket or rng.random() < self._synthetic_fraction
     if use_synthetic:
@@ -374,10 +414,14 @@ class BatchSampler:
                                        memory_needs=[r.memory for r in references])
     info = BatchInfo(bucket, cluster.name, [i.graph.name for i in items], [i.family for i in items], devices,
                      [r.step_time for r in references], mem_capacity)
-    if use_synthetic:  # fresh graphs are never seen again: do not keep their references
+    if teachers:
+      found = [self._teacher(item, cluster, d) for item, d in zip(items, devices)]
+      info.teachers = [teacher for teacher, _ in found]
+      info.teacher_evaluations = sum(spent for _, spent in found)
+    if use_synthetic:  # fresh graphs are never seen again: do not keep what was computed for them
       fresh = {id(i.graph) for i in items}
-      self._reference_cache = {k: v for k, v in self._reference_cache.items() if k[0] not in fresh}
-      self._split_cache = {k: v for k, v in self._split_cache.items() if k[0] not in fresh}
+      for name in ("_reference_cache", "_split_cache", "_teacher_cache"):
+        setattr(self, name, {k: v for k, v in getattr(self, name).items() if k[0] not in fresh})
     return batch, info
 
 
@@ -425,6 +469,58 @@ def pretrain_step(state: PretrainState, batch: iteration.GraphBatch, network: po
                        graphs_seen=state.graphs_seen + batch.node_mask.shape[0]), metrics
 
 
+@functools.partial(jax.jit, static_argnames=("network", "it_config"))
+def imitation_step(state: PretrainState, batch: iteration.GraphBatch, target: policy.Decisions,
+                   entropy_weight: jax.Array, evaluations: jax.Array, *, network: policy.PolicyNetwork,
+                   it_config: iteration.IterationConfig) -> tuple[PretrainState, dict[str, jax.Array]]:
+  """One imitation iteration (module docstring, "Imitation"); jitted.
+
+  Args:
+    state: the pretraining state; its optimizer state is PPO's and stays so.
+    batch: G graphs.
+    target: (G, Np) int32 teacher actions per field (:func:`go_jax.rl.imitation.padded_target`),
+      relabeled canonically here when ``it_config.canonical_devices``.
+    entropy_weight: () weight of the entropy bonus.
+    evaluations: () int32 simulator evaluations the teachers cost.
+
+  Returns:
+    The new state and () float32 means over the Adam steps of
+    :func:`go_jax.rl.imitation.imitation_loss`'s metrics.
+  """
+  if it_config.canonical_devices:
+    with_samples = jax.tree.map(lambda x: x[:, None], target)
+    target = jax.tree.map(lambda x: x[:, 0], iteration.canonical_actions(batch, with_samples))
+  params, opt_state, metrics = imitation.fit(
+      state.params, state.opt_state, iteration.make_optimizer(it_config), batch, target, network=network,
+      steps=it_config.num_epochs * it_config.num_minibatches, entropy_weight=entropy_weight)
+  new = state.replace(params=params, opt_state=opt_state, step=state.step + 1,
+                      evaluations=state.evaluations + evaluations,
+                      graphs_seen=state.graphs_seen + batch.node_mask.shape[0])
+  return new, {name: value.mean() for name, value in metrics.items()}
+
+
+def _imitation_metrics(info: BatchInfo, metrics: dict[str, float]) -> dict[str, float]:
+  """An imitation iteration's metrics plus its teachers' quality against the reward's references."""
+  times = np.asarray([t.step_time for t in info.teachers], np.float64)
+  return {**metrics, "imitation": 1.0,
+          "teacher_speedup": float(np.mean(np.asarray(info.references) / times)),
+          "teacher_oom_fraction": float(np.mean([t.oom for t in info.teachers]))}
+
+
+def progress_line(step: int, metrics: dict[str, float]) -> str:
+  """The console line of one iteration (``metrics`` as :func:`pretrain` reports them)."""
+  eta_text = f"{metrics['eta_s']:6.0f}s" if "eta_s" in metrics else "     ?"
+  if metrics.get("imitation"):
+    learning = (f"clone: xent {metrics['imitation_loss']:.3f}  H {metrics['imitation_entropy']:.3f}  "
+                f"acc {metrics['imitation_accuracy']:.3f}  teacher speedup {metrics['teacher_speedup']:.3f}")
+  else:
+    learning = (f"reward {metrics['reward_mean']:+.3f}  speedup {metrics['best_speedup']:.3f}  "
+                f"H {metrics['entropy']:.3f}  kl {metrics['approx_kl']:.4f}")
+  return (f"[pretrain] it {step:5d}  bucket {metrics['bucket']:5.0f} x{metrics['graphs']:3.0f}  "
+          f"graphs {metrics['graphs_seen']:7.0f}  {learning}  "
+          f"{metrics['iteration_s']:5.2f} s/it  wall {metrics['wall_s']:6.0f}s  ETA {eta_text}")
+
+
 def _abstract(state: PretrainState):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
 
@@ -461,15 +557,27 @@ def pretrain(config: ml_collections.ConfigDict, training_set: Sequence[TrainingG
   # Iterations on a batch shape seen before (no compilation) time the ETA.
   compiled_shapes: set[tuple[int, int, int]] = set()
   timed_seconds, timed_steps = 0.0, 0
+  imitation_iterations = int(config.imitation.get("pretrain_iterations", 0))
+  if imitation_iterations < 0:
+    raise errors.InputError(f"--config.imitation.pretrain_iterations={imitation_iterations}: expected >= 0")
+  entropy_weight = jnp.float32(config.imitation.entropy)
   while int(state.step) < last:
     if time_limit > 0 and time.perf_counter() - start >= time_limit:
       logging.info("pretraining stops at the time limit of %.0f s", time_limit)
       break
     iteration_start = time.perf_counter()
-    batch, info = sampler.sample(int(state.step))
-    shape = (batch.node_mask.shape[0], batch.node_mask.shape[1], int(batch.cluster.num_devices))
-    state, metrics = pretrain_step(state, batch, network, it_config)
-    metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
+    cloning = int(state.step) < imitation_iterations
+    batch, info = sampler.sample(int(state.step), teachers=cloning)
+    shape = (batch.node_mask.shape[0], batch.node_mask.shape[1], int(batch.cluster.num_devices), cloning)
+    if cloning:
+      target = imitation.padded_target(info.teachers, np.asarray(batch.node_mask))
+      state, metrics = imitation_step(state, batch, target, entropy_weight, jnp.int32(info.teacher_evaluations),
+                                      network=network, it_config=it_config)
+      metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
+      metrics = _imitation_metrics(info, {**metrics, "evaluations": float(state.evaluations)})
+    else:
+      state, metrics = pretrain_step(state, batch, network, it_config)
+      metrics = {name: float(value) for name, value in jax.device_get(metrics).items()}
     step = int(state.step)
     now = time.perf_counter()
     if shape in compiled_shapes:
