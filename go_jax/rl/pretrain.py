@@ -555,7 +555,7 @@ def pretrain(config: ml_collections.ConfigDict, training_set: Sequence[TrainingG
   time_limit = float(config.time_limit_s)
   start = time.perf_counter()
   # Iterations on a batch shape seen before (no compilation) time the ETA.
-  compiled_shapes: set[tuple[int, int, int]] = set()
+  compiled_shapes: set[tuple[int, int, int, bool]] = set()
   timed_seconds, timed_steps = 0.0, 0
   imitation_iterations = int(config.imitation.get("pretrain_iterations", 0))
   if imitation_iterations < 0:
