@@ -49,25 +49,6 @@ def decisions_to_dict(graph: graph_lib.ComputationGraph, cluster_name: str,
           "fusion": [bool(x) for x in np.asarray(decisions.fusion)], **extra}
 
 
-def summarize(decisions: simulator.Decisions, num_devices: int) -> dict[str, Any]:
-  """What a decision vector does, in three numbers a reader can check at a glance.
-
-  Returns:
-    ``ops_per_device`` (list of ``num_devices`` op counts), ``priority_levels`` (distinct
-    priorities used) and ``fused_ops`` (ops that request fusion).
-  """
-  placement = np.asarray(decisions.placement, np.int64)
-  return {"ops_per_device": [int(c) for c in np.bincount(placement, minlength=num_devices)],
-          "priority_levels": int(np.unique(np.asarray(decisions.priority)).size),
-          "fused_ops": int(np.count_nonzero(np.asarray(decisions.fusion)))}
-
-
-def describe(summary: dict[str, Any], num_nodes: int) -> str:
-  """One line of :func:`summarize`'s result."""
-  return (f"ops per device {summary['ops_per_device']}, {summary['priority_levels']} priority level(s), "
-          f"{summary['fused_ops']} of {num_nodes} ops fused")
-
-
 def write_json_atomically(obj: Any, path: str) -> None:
   """Writes ``obj`` as JSON to ``path`` atomically; the folder must exist (else an InputError)."""
   folder = os.path.dirname(os.path.abspath(path))
@@ -94,7 +75,7 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
   Returns:
     ``graph``, ``nodes``, ``cluster``, ``checkpoint``, ``zero_shot_seconds``
     (wall time of the greedy forward pass, including compilation),
-    ``decisions`` (GO's final decisions, :func:`summarize`), ``go_step_time`` (s, exact),
+    ``decisions`` (GO's final decisions, :func:`go_jax.evaluation.summarize_decisions`), ``go_step_time`` (s, exact),
     ``best_baseline`` and its ``best_baseline_step_time``,
     ``records`` (one per method, :func:`go_jax.evaluation.evaluate`) and ``out``.
 
@@ -122,9 +103,9 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
   start = time.perf_counter()
   decisions = pretrained_lib.zero_shot(policy, graph, cluster)
   zero_shot_seconds = time.perf_counter() - start
-  summary = summarize(decisions, devices)  # of GO's final decisions: replaced if fine-tuning runs
+  summary = evaluation.summarize_decisions(decisions, devices)  # of GO's final decisions: replaced if fine-tuning runs
   say(f"zero-shot decisions in {zero_shot_seconds:.2f} s (one forward pass, including compilation): "
-      f"{describe(summary, graph.num_nodes)}")
+      f"{evaluation.describe_decisions(summary, graph.num_nodes)}")
   notes = f"zero-shot greedy decisions, {zero_shot_seconds:.2f} s"
   evaluations = 0
   if finetune_steps:
@@ -133,8 +114,8 @@ def optimize(graph_spec: str, cluster_spec: str | None, checkpoint: str | None =
     decisions, evaluations = result.decisions, result.evaluations
     notes = (f"fine-tuned {result.iterations} iterations ({result.evaluations} evaluations); "
              f"{result.chosen} decisions; zero-shot {1e3 * result.zero_shot_step_time:.4g} ms")
-    summary = summarize(decisions, devices)
-    say(f"fine-tuned decisions: {describe(summary, graph.num_nodes)}")
+    summary = evaluation.summarize_decisions(decisions, devices)
+    say(f"fine-tuned decisions: {evaluation.describe_decisions(summary, graph.num_nodes)}")
   names = [m for m in (methods or baselines.HEURISTICS) if m != "expert" or expert is not None]
   go_output = evaluation.MethodOutput(decisions, evaluations=evaluations, notes=notes)
   registry = {**baselines.METHODS, "go": lambda _: go_output}

@@ -101,6 +101,25 @@ class MethodUnavailable(errors.InputError):
   """A method cannot run on this problem (the message says why)."""
 
 
+def summarize_decisions(decisions: simulator.Decisions, num_devices: int) -> dict[str, Any]:
+  """What a decision vector does, in three numbers a reader can check at a glance.
+
+  Returns:
+    ``ops_per_device`` (list of ``num_devices`` op counts), ``priority_levels`` (distinct
+    priorities used) and ``fused_ops`` (ops that request fusion).
+  """
+  placement = np.asarray(decisions.placement, np.int64)
+  return {"ops_per_device": [int(c) for c in np.bincount(placement, minlength=num_devices)],
+          "priority_levels": int(np.unique(np.asarray(decisions.priority)).size),
+          "fused_ops": int(np.count_nonzero(np.asarray(decisions.fusion)))}
+
+
+def describe_decisions(summary: dict[str, Any], num_nodes: int) -> str:
+  """One line of :func:`summarize_decisions`'s result."""
+  return (f"ops per device {summary['ops_per_device']}, {summary['priority_levels']} priority level(s), "
+          f"{summary['fused_ops']} of {num_nodes} ops fused")
+
+
 def exact_cost(graph: graph_lib.ComputationGraph, cluster: cluster_lib.Cluster,
                decisions: simulator.Decisions) -> tuple[bool, float]:
   """``(oom, step time in s)`` of ``decisions`` under the exact reference simulator.

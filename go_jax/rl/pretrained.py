@@ -264,9 +264,11 @@ def go(problem: evaluation.Problem) -> evaluation.MethodOutput:
   """Zero-shot GO: the pretrained policy's greedy decisions (0 simulator evaluations)."""
   pretrained = load_policy(getattr(problem, "checkpoint", None))
   decisions = zero_shot(pretrained, problem.graph, problem.cluster)
+  summary = evaluation.summarize_decisions(decisions, problem.num_devices)
   return evaluation.MethodOutput(
       decisions, evaluations=0,
-      notes=f"zero-shot greedy decisions of {os.path.basename(pretrained.path)} (iteration {pretrained.step})")
+      notes=(f"zero-shot greedy decisions of {os.path.basename(pretrained.path)} (iteration {pretrained.step}): "
+             f"{evaluation.describe_decisions(summary, problem.graph.num_nodes)}"))
 
 
 METHODS: dict[str, Callable[[evaluation.Problem], evaluation.MethodOutput]] = {"go": go}

@@ -12,6 +12,7 @@ import pytest
 
 from experiments import optimize_lib
 from experiments import simulate_lib
+from go_jax import evaluation
 from go_jax.graph import loading
 from go_jax.rl import pretrained
 import simulator
@@ -77,16 +78,17 @@ def test_optimize_compares_with_the_heuristics(hlo_path, tmp_path):
   with open(out) as f:
     saved = json.load(f)
   assert saved["step_time"] == report["go_step_time"] and saved["method"] == "go"
-  assert report["decisions"] == optimize_lib.summarize(simulate_lib.load_decisions(
+  assert report["decisions"] == evaluation.summarize_decisions(simulate_lib.load_decisions(
       out, loading.load_graph(hlo_path), simulate_lib.load_cluster("v100x4", None)), 4)
 
 
 def test_summarize_by_hand():
   decisions = simulator.Decisions(np.array([3, 3, 0, 3, 1], np.int32), np.array([0.0, 2.0, 2.0, 0.0, 5.0]),
                                   np.array([True, False, True, True, False]))
-  summary = optimize_lib.summarize(decisions, 4)
+  summary = evaluation.summarize_decisions(decisions, 4)
   assert summary == {"ops_per_device": [1, 1, 0, 3], "priority_levels": 3, "fused_ops": 3}
-  assert optimize_lib.describe(summary, 5) == "ops per device [1, 1, 0, 3], 3 priority level(s), 3 of 5 ops fused"
+  assert (evaluation.describe_decisions(summary, 5)
+          == "ops per device [1, 1, 0, 3], 3 priority level(s), 3 of 5 ops fused")
 
 
 @pytest.mark.slow

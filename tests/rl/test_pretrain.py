@@ -174,6 +174,9 @@ def test_go_method_uses_the_problem_checkpoint(workdir, target):
   records = evaluation.evaluate(problem, pretrained.METHODS, ["go"])
   assert records[0]["evaluations"] == 0 and records[0]["step_time"] > 0
   assert "iteration 5" in records[0]["notes"] or "iteration 3" in records[0]["notes"]
+  decisions = pretrained.zero_shot(pretrained.load_policy(workdir), graph, problem.cluster)
+  counts = np.bincount(decisions.placement, minlength=4).tolist()
+  assert f"ops per device {counts}" in records[0]["notes"]  # what the decisions do, at a glance
   bad = evaluation.Problem(graph, problem.cluster, checkpoint=str(os.path.dirname(workdir)))
   with pytest.raises(Exception, match="config.json"):
     pretrained.go(bad)
