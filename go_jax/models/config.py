@@ -45,6 +45,9 @@ def get_model_config() -> ml_collections.ConfigDict:
     cluster_context: feed the graph's cluster context (devices, and its single-device
       peak memory against their capacity: ``go_jax.graph.features.cluster_features``)
       into the graph context vector, so one policy can learn when a graph must be split.
+    context_to_nodes: with ``cluster_context``, also add a projection of that context to
+      every node's input embedding (before message passing), so each node's decision
+      can depend on it directly, not only through the feature-modulation gates.
   """
   config = ml_collections.ConfigDict()
   config.hidden_size = 128
@@ -66,6 +69,8 @@ def get_model_config() -> ml_collections.ConfigDict:
   config.node_logit_scale = 0.0
   # Cluster context in the graph context vector; off, as every stored result was run.
   config.cluster_context = False
+  # The context added to every node's input too (with cluster_context); off, as above.
+  config.context_to_nodes = False
   return config
 
 

@@ -113,6 +113,8 @@ class GraphEncoder(nn.Module):
     remat: rematerialise each hop in the backward pass.
     cluster_context: also feed ``globals["cluster"]`` (the graph's memory need against the
       devices it may use, :func:`go_jax.graph.features.cluster_features`) into the context.
+    context_to_nodes: with ``cluster_context``, also add ``Dense(globals["cluster"])`` to every
+      node's input embedding.
   """
 
   hidden_size: int
@@ -120,6 +122,7 @@ class GraphEncoder(nn.Module):
   num_hops: int
   remat: bool = False
   cluster_context: bool = False
+  context_to_nodes: bool = False
 
   @nn.compact
   def __call__(self, graphs: jraph.GraphsTuple) -> Encoding:
@@ -139,6 +142,8 @@ class GraphEncoder(nn.Module):
     dtype = jnp.clip(graphs.nodes["dtype"], 0, len(ops.DTYPES) - 1)
     nodes = (op_embedding(op_type) + dtype_embedding(dtype)
              + nn.Dense(self.hidden_size, name="feature_proj")(graphs.nodes["features"]))
+    if self.cluster_context and self.context_to_nodes:
+      nodes = nodes + nn.Dense(self.hidden_size, name="cluster_proj")(graphs.globals["cluster"][0])
     nodes = nn.LayerNorm(name="input_norm")(nodes) * node_mask
     edges = nn.relu(nn.Dense(self.edge_size, name="edge_proj")(graphs.edges["features"]))
     edges = edges * masks.edge_mask[:, None]

@@ -132,6 +132,7 @@ class PolicyNetwork(nn.Module):
   position_frequencies: int = 0
   node_logit_scale: float = 0.0
   cluster_context: bool = False
+  context_to_nodes: bool = False
 
   def _stack(self, num_layers: int, name: str) -> attention.SegmentRecurrentStack:
     return attention.SegmentRecurrentStack(
@@ -180,7 +181,8 @@ class PolicyNetwork(nn.Module):
       num_vectors = 1 if num_samples is None else int(num_samples)
     masks = gnn.graph_masks(graphs)
     encoding = gnn.GraphEncoder(self.hidden_size, self.edge_size, self.gnn_hops, remat=self.remat,
-                                cluster_context=self.cluster_context, name="encoder")(graphs)
+                                cluster_context=self.cluster_context, context_to_nodes=self.context_to_nodes,
+                                name="encoder")(graphs)
     order = topological_order(graphs.nodes["topo_rank"], masks.node_mask)
     inverse = jnp.argsort(order)
     sequence = encoding.node_embeddings[order]  # (Np, H), topological order
@@ -280,7 +282,8 @@ def make_policy(config: ml_collections.ConfigDict) -> PolicyNetwork:
       max_devices=config.max_devices, tasks=tuple(config.tasks), remat=config.remat,
       position_frequencies=int(config.get("position_frequencies", 0)),
       node_logit_scale=float(config.get("node_logit_scale", 0.0)),
-      cluster_context=bool(config.get("cluster_context", False)))
+      cluster_context=bool(config.get("cluster_context", False)),
+      context_to_nodes=bool(config.get("context_to_nodes", False)))
 
 
 # ---------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from go_jax.models import config as model_config
 #: it was before the option existed; :func:`effective` drops them at that value.
 NEUTRAL_FIELDS = ((("model", "node_logit_scale"), 0.0), (("ppo", "canonical_devices"), False),
                   (("model", "cluster_context"), False), (("memory_pressure",), 0.0),
-                  (("imitation", "pretrain_iterations"), 0))
+                  (("imitation", "pretrain_iterations"), 0), (("model", "context_to_nodes"), False))
 #: Fields read only when their task is decided: (task, path in the config).
 TASK_ONLY_FIELDS = (("scheduling", ("imitation", "scheduling_teachers")),
                     ("fusion", ("imitation", "fusion_teachers")))

@@ -64,6 +64,15 @@ def test_encoder_reads_the_context_only_when_asked():
     a, b = encoder.apply(params, low), encoder.apply(params, high)
     np.testing.assert_array_equal(a.node_embeddings, b.node_embeddings)  # nodes never see it
     assert bool(jnp.any(a.context != b.context)) == on
+  # context_to_nodes: every real node's input embedding gets the context too (padding stays 0).
+  for on in (False, True):
+    encoder = gnn.GraphEncoder(16, 4, 1, cluster_context=on, context_to_nodes=True)
+    params = encoder.init(jax.random.PRNGKey(0), low)
+    assert ("cluster_proj" in params["params"]) == on  # read only with the context on
+    a, b = encoder.apply(params, low), encoder.apply(params, high)
+    real = graph.num_nodes
+    assert bool(jnp.all(jnp.any(a.node_embeddings[:real] != b.node_embeddings[:real], axis=-1))) == on
+    np.testing.assert_array_equal(a.node_embeddings[real:], 0.0)
 
 
 def test_reference_reports_the_single_device_memory_need():
@@ -172,6 +181,7 @@ def test_new_options_at_their_off_values_keep_stored_keys():
   with_fields = rl_config.effective(config)
   del config["memory_pressure"]
   del config.model["cluster_context"]
+  del config.model["context_to_nodes"]
   assert rl_config.effective(config) == with_fields
   config.memory_pressure = 0.5
   assert rl_config.effective(config)["memory_pressure"] == 0.5
