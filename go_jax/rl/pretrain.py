@@ -507,6 +507,50 @@ def _imitation_metrics(info: BatchInfo, metrics: dict[str, float]) -> dict[str, 
           "teacher_oom_fraction": float(np.mean([t.oom for t in info.teachers]))}
 
 
+def split_probe(network: policy.PolicyNetwork, params: Any, config: ml_collections.ConfigDict,
+                training_set: Sequence[TrainingGraph], steps: Sequence[int]) -> dict[str, Any]:
+  """Does a policy split the training graphs that memory pressure squeezes, as their teachers do?
+
+  Draws the batches of iterations ``steps`` exactly as pretraining with ``config`` would
+  (:class:`BatchSampler`), keeps the squeezed ones (one device cannot hold their largest
+  graph, fused or not) and compares, per graph, the teacher's placement with the policy's
+  greedy one: one forward pass per batch, no training.
+
+  Returns:
+    ``batches`` (squeezed batches seen), ``graphs``, ``teacher_splits`` and ``policy_splits``
+    (graphs placed on more than one device), ``teacher_oom`` and ``policy_oom`` (graphs whose
+    decisions run out of memory; the policy's by the vectorized simulator), and ``agreement`` (mean share
+    of nodes whose greedy device is the canonical teacher's, with the run's device labeling).
+  """
+  sampler = BatchSampler(config, training_set, network.max_devices)
+  it_config = train.iteration_config(config)
+  out = {"batches": 0, "graphs": 0, "teacher_splits": 0, "policy_splits": 0, "teacher_oom": 0, "policy_oom": 0}
+  agreement = []
+  for step in steps:
+    batch, info = sampler.sample(int(step), teachers=True)
+    if info.mem_capacity is None:
+      continue
+    out["batches"] += 1
+    target = imitation.padded_target(info.teachers, np.asarray(batch.node_mask))
+    if it_config.canonical_devices:
+      target = target._replace(placement=np.asarray(iteration.canonical_actions(
+          batch, jax.tree.map(lambda x: x[:, None], target)).placement[:, 0]))
+    greedy = iteration.greedy_decisions(params, batch, network)
+    oom = np.any(np.asarray(iteration.simulate(batch, greedy, jnp.arange(len(info.teachers))).oom), axis=-1)
+    greedy = jax.device_get(greedy)
+    for row, teacher in enumerate(info.teachers):
+      n = teacher.placement.shape[0]
+      placed = np.asarray(greedy.placement[row])[:n]
+      out["graphs"] += 1
+      out["teacher_splits"] += int(np.unique(teacher.placement).size > 1)
+      out["policy_splits"] += int(np.unique(placed).size > 1)
+      out["teacher_oom"] += int(teacher.oom)
+      out["policy_oom"] += int(oom[row])
+      agreement.append(float(np.mean(placed == np.asarray(target.placement[row])[np.asarray(batch.leader[row])[:n]])))
+  out["agreement"] = float(np.mean(agreement)) if agreement else float("nan")
+  return out
+
+
 def progress_line(step: int, metrics: dict[str, float]) -> str:
   """The console line of one iteration (``metrics`` as :func:`pretrain` reports them)."""
   eta_text = f"{metrics['eta_s']:6.0f}s" if "eta_s" in metrics else "     ?"

@@ -1,5 +1,9 @@
 """Imitation in GO-batch pretraining: each batch graph's own teacher, cloned before PPO."""
 
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +21,8 @@ from go_jax.rl import symmetry
 from go_jax.rl import train
 import simulator
 from simulator import cluster as cluster_lib
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
 def _config(**overrides):
@@ -142,3 +148,42 @@ def test_pretraining_clones_first_then_runs_ppo(tmp_path):
   config.imitation.pretrain_iterations = -1
   with pytest.raises(errors.InputError, match=r"pretrain_iterations=-1: expected >= 0"):
     pretrain.pretrain(config, [])
+
+
+def test_split_probe_counts_splits_of_squeezed_graphs():
+  graphs, training_set = _recurrent_set()
+  config = _config(memory_pressure=1.0, synthetic_fraction=0.0, buckets="256")
+  network = train.make_network(config)
+  params = pretrain.init_state(network, train.iteration_config(config), 0).params
+  probe = pretrain.split_probe(network, params, config, training_set, range(16))
+  # The same batches, counted by hand.
+  sampler = pretrain.BatchSampler(config, training_set, network.max_devices)
+  want = {"batches": 0, "graphs": 0, "teacher_splits": 0, "policy_splits": 0, "teacher_oom": 0}
+  for step in range(16):
+    batch, info = sampler.sample(step, teachers=True)
+    if info.mem_capacity is None:
+      continue
+    want["batches"] += 1
+    greedy = iteration.greedy_decisions(params, batch, network)
+    for row, teacher in enumerate(info.teachers):
+      graph = graphs[info.names[row]]
+      want["graphs"] += 1
+      want["teacher_splits"] += int(len(set(teacher.placement.tolist())) > 1)
+      want["policy_splits"] += int(len(set(np.asarray(greedy.placement[row])[:graph.num_nodes].tolist())) > 1)
+      want["teacher_oom"] += int(teacher.oom)
+  assert {k: probe[k] for k in want} == want
+  assert want["batches"] >= 2 and want["teacher_splits"] >= 1
+  assert 0 <= probe["policy_oom"] <= probe["graphs"] and 0.0 <= probe["agreement"] <= 1.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--checkpoint=go_jax/pretrained"], "the run has no memory pressure; pass --memory_pressure"),
+    (["--checkpoint=docs"], "not a GO run directory"),
+    (["--checkpoint=go_jax/pretrained", "--memory_pressure=0.5", "--num_steps=0"], "--num_steps=0: expected >= 1"),
+])
+def test_probe_cli_bad_input_is_one_line_exit_2(args, message):
+  proc = subprocess.run([sys.executable, "-m", "experiments.probe_splits", *args], cwd=ROOT, capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and message in last
