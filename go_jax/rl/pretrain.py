@@ -469,6 +469,12 @@ def pretrain_step(state: PretrainState, batch: iteration.GraphBatch, network: po
                        graphs_seen=state.graphs_seen + batch.node_mask.shape[0]), metrics
 
 
+def canonical_target(batch: iteration.GraphBatch, target: policy.Decisions) -> policy.Decisions:
+  """(G, Np) teacher actions with each placement replaced by its canonical labeling (:mod:`go_jax.rl.symmetry`)."""
+  with_samples = jax.tree.map(lambda x: x[:, None], target)
+  return jax.tree.map(lambda x: x[:, 0], iteration.canonical_actions(batch, with_samples))
+
+
 @functools.partial(jax.jit, static_argnames=("network", "it_config"))
 def imitation_step(state: PretrainState, batch: iteration.GraphBatch, target: policy.Decisions,
                    entropy_weight: jax.Array, evaluations: jax.Array, *, network: policy.PolicyNetwork,
@@ -488,8 +494,7 @@ def imitation_step(state: PretrainState, batch: iteration.GraphBatch, target: po
     :func:`go_jax.rl.imitation.imitation_loss`'s metrics.
   """
   if it_config.canonical_devices:
-    with_samples = jax.tree.map(lambda x: x[:, None], target)
-    target = jax.tree.map(lambda x: x[:, 0], iteration.canonical_actions(batch, with_samples))
+    target = canonical_target(batch, target)
   params, opt_state, metrics = imitation.fit(
       state.params, state.opt_state, iteration.make_optimizer(it_config), batch, target, network=network,
       steps=it_config.num_epochs * it_config.num_minibatches, entropy_weight=entropy_weight)
@@ -533,8 +538,7 @@ def split_probe(network: policy.PolicyNetwork, params: Any, config: ml_collectio
     out["batches"] += 1
     target = imitation.padded_target(info.teachers, np.asarray(batch.node_mask))
     if it_config.canonical_devices:
-      target = target._replace(placement=np.asarray(iteration.canonical_actions(
-          batch, jax.tree.map(lambda x: x[:, None], target)).placement[:, 0]))
+      target = canonical_target(batch, target)
     greedy = iteration.greedy_decisions(params, batch, network)
     oom = np.any(np.asarray(iteration.simulate(batch, greedy, jnp.arange(len(info.teachers))).oom), axis=-1)
     greedy = jax.device_get(greedy)
