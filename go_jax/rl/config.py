@@ -33,6 +33,7 @@ Fields (override on the command line, e.g. ``--config.ppo.clip_epsilon=0.1``):
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -177,15 +178,17 @@ def names(text: str) -> list[str]:
   return [name.strip() for name in str(text).split(",") if name.strip()]
 
 
-def effective(config: ml_collections.ConfigDict) -> dict[str, Any]:
+def effective(config: ml_collections.ConfigDict | dict[str, Any]) -> dict[str, Any]:
   """``config`` as plain JSON data, without the fields a run with its ``tasks`` never reads.
 
   Stored results rows are keyed by it (``experiments/rows.py``), so a field
   read only by some tasks (e.g. a scheduling teacher) leaves the rows of runs
   without that task valid, and so does an option added later while it is at
-  its off value (:data:`NEUTRAL_FIELDS`).
+  its off value (:data:`NEUTRAL_FIELDS`). A resumed run compares its saved
+  ``config.json`` with the new config through it too, so a workdir written
+  before an option existed stays resumable while the option is off.
   """
-  data = json.loads(config.to_json())
+  data = copy.deepcopy(config) if isinstance(config, dict) else json.loads(config.to_json())
   tasks = names(data.get("tasks", ""))
   for task, (section, field) in TASK_ONLY_FIELDS:
     if task not in tasks:

@@ -351,14 +351,17 @@ def check_config(config: ml_collections.ConfigDict, path: str,
   """Writes config.json atomically, or checks that a resumed run's config matches it.
 
   Fields in ``resumable`` may differ (they do not change what one iteration
-  does); any other difference is an InputError naming the fields.
+  does), and so may options added later while they are off
+  (:func:`go_jax.rl.config.effective`); any other difference is an
+  InputError naming the fields.
   """
   current = json.loads(config.to_json())
   if os.path.exists(path):
     with open(path) as f:
-      saved = json.load(f)
-    changed = sorted(k for k in set(saved) | set(current)
-                     if k not in resumable and saved.get(k) != current.get(k))
+      saved = rl_config.effective(json.load(f))
+    compared = rl_config.effective(current)
+    changed = sorted(k for k in set(saved) | set(compared)
+                     if k not in resumable and saved.get(k) != compared.get(k))
     if changed:
       raise errors.InputError(f"{path}: the run in this workdir used a different config for "
                               f"{', '.join(changed)}; use a new --workdir")

@@ -239,3 +239,28 @@ def test_effective_config_drops_fields_of_tasks_not_decided():
   joint = rl_config.effective(config)
   assert joint["imitation"]["scheduling_teachers"] == "critical_path"
   assert "fusion_teachers" not in joint["imitation"]
+
+
+def test_resume_check_ignores_options_added_later_while_off(tmp_path):
+  # A workdir written before model.context_to_nodes existed: its config.json lacks the field.
+  config = test_config.get_config()
+  path = str(tmp_path / "config.json")
+  saved = json.loads(config.to_json())
+  del saved["model"]["context_to_nodes"]
+  with open(path, "w") as f:
+    json.dump(saved, f)
+  train.check_config(config, path)  # off: the same run, resumable
+  with open(path) as f:
+    assert json.load(f)["model"]["context_to_nodes"] is False  # rewritten with the new field
+  saved["model"]["hidden_size"] += 1  # any other change still refuses to resume
+  with open(path, "w") as f:
+    json.dump(saved, f)
+  with pytest.raises(Exception, match=r"config.json: the run in this workdir used a different config for model"):
+    train.check_config(config, path)
+  on = test_config.get_config()
+  on.model.context_to_nodes = True  # and so does switching the new option on
+  saved["model"]["hidden_size"] -= 1  # the old workdir again, still without the field
+  with open(path, "w") as f:
+    json.dump(saved, f)
+  with pytest.raises(Exception, match="different config for model"):
+    train.check_config(on, path)
