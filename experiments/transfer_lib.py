@@ -33,6 +33,7 @@ hard-coded: every number comes from the runs.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import shlex
@@ -114,24 +115,37 @@ def _first_within(curve: Sequence[float], goal: float) -> int | None:
   return hits[0] if hits else None
 
 
-def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir: str, cluster_spec: str,
-               finetune_steps: Sequence[int], baseline_names: Sequence[str] | None = None,
-               target: str | None = None, progress: Callable[[str], None] = log) -> dict[str, Any]:
-  """Runs steps 1-7 of the module docstring for one held-out family; returns its record (seconds)."""
+#: The parts of a family's record, each kept in ``<workdir>/<family>/<phase>.json`` once done:
+#: ``pretrain`` (step 1), ``finetune`` (zero-shot and fine-tuning from that pretraining: steps 3-4;
+#: it runs ``pretrain`` first when that is not done), ``go_one`` (step 5) and ``baselines``
+#: (step 6). GO-one and the baselines never read the pretrained policy, so the phases can run in
+#: separate processes (``--phases``), one per core.
+PHASES = ("pretrain", "finetune", "go_one", "baselines")
+
+
+def _pretrain_phase(family: str, pretrain_config: ml_collections.ConfigDict, workdir: str,
+                    progress: Callable[[str], None]) -> dict[str, Any]:
+  """Step 1: pretrain without ``family`` into ``<workdir>/<family>/pretrain`` (an existing run resumes)."""
   config = ml_collections.ConfigDict(pretrain_config.to_dict())
   config.holdout = family
-  run_dir = os.path.join(workdir, family, "pretrain")
+  run_dir = pretrain_dir(workdir, family)
   progress(f"{family}: pretraining without it in {run_dir}")
   summary = pretrain.pretrain_and_save(config, run_dir, every(10, f"{family}: pretraining", show_best=False))
-  pretrain_seconds = summary["total_wall_s"]  # a resumed pretraining run counts its earlier processes too
-  policy = pretrained_lib.load_policy(run_dir)
-  cluster = cluster_lib.get_cluster(cluster_spec)
-  steps = sorted({int(s) for s in finetune_steps})
-  max_steps = steps[-1]
-  budget = max_steps * int(config.ppo.num_samples)
-  problem = target_problem(family, cluster, budget, int(config.seed), target)
-  graph = problem.graph
-  progress(f"{family}: target {graph.name} ({graph.num_nodes} nodes) on {cluster.name}")
+  return {"pretrain_iterations": summary["iterations"], "pretrain_graphs_seen": summary["graphs_seen"],
+          # a resumed pretraining run counts its earlier processes too
+          "pretrain_seconds": summary["total_wall_s"], "training_set": summary["training_set"]}
+
+
+def pretrain_dir(workdir: str, family: str) -> str:
+  """Where the policy pretrained without ``family`` is kept."""
+  return os.path.join(workdir, family, "pretrain")
+
+
+def _finetune_phase(family: str, workdir: str, problem: evaluation.Problem, max_steps: int,
+                    progress: Callable[[str], None]) -> dict[str, Any]:
+  """Steps 3 and 4: the pretrained policy's zero-shot decisions on ``problem``, then fine-tuning."""
+  policy = pretrained_lib.load_policy(pretrain_dir(workdir, family))
+  graph, cluster = problem.graph, problem.cluster
 
   start = time.perf_counter()
   zero = pretrained_lib.zero_shot(policy, graph, cluster)
@@ -147,45 +161,110 @@ def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir:
   curve = [min(zero_feasible, value) for value in tuned.curve]
   if curve and not tuned.oom:  # the last point: the exact score of the best final candidate
     curve[-1] = min(curve[-1], tuned.step_time)
+  return {
+      "reference_step_time": tuned.reference_step_time,
+      "zero_shot_step_time": zero_record["step_time"], "zero_shot_oom": zero_record["oom"],
+      "zero_shot_seconds": zero_seconds, "finetune_seconds": finetune_seconds,
+      "finetune_curve": [float(x) for x in curve],
+  }
 
+
+def _go_one_phase(family: str, pretrain_config: ml_collections.ConfigDict, problem: evaluation.Problem,
+                  max_steps: int, progress: Callable[[str], None]) -> dict[str, Any]:
+  """Step 5: GO-one from scratch on ``problem`` with the pretraining network and simulator budget."""
   one_config = ml_collections.ConfigDict(pretrain_config.to_dict())
   one_config.patience = 0
   one_config.num_iterations = max_steps
-  one_config.budget = budget
-  one_iterations = train.planned_iterations(one_config, budget)  # the budget ends it first
-  progress(f"{family}: GO-one from scratch, {one_iterations} iterations ({budget} evaluations)")
+  one_config.budget = problem.budget
+  one_iterations = train.planned_iterations(one_config, problem.budget)  # the budget ends it first
+  progress(f"{family}: GO-one from scratch, {one_iterations} iterations ({problem.budget} evaluations)")
   start = time.perf_counter()
-  one = train.train(one_config, problem, budget=budget,
+  one = train.train(one_config, problem, budget=problem.budget,
                     progress_fn=every(50, f"{family}: GO-one", one_iterations))
-  go_one_seconds = time.perf_counter() - start
   go_one_time = min(one.best_step_time if not one.best_oom else np.inf,
                     one.greedy_step_time if not one.greedy_oom else np.inf)
-  go_one_curve = [float(x) for x in np.minimum.accumulate([h["best_step_time"] for h in one.history])]
+  return {"go_one_step_time": float(go_one_time), "go_one_iterations": one.iterations,
+          "go_one_seconds": time.perf_counter() - start,
+          "go_one_curve": [float(x) for x in np.minimum.accumulate([h["best_step_time"] for h in one.history])]}
 
+
+def _baselines_phase(family: str, problem: evaluation.Problem, baseline_names: Sequence[str] | None,
+                     progress: Callable[[str], None]) -> dict[str, Any]:
+  """Step 6: every non-learned method with the same simulator budget; the best feasible one."""
   names = list(baseline_names) if baseline_names else [m for m in baselines.METHODS if m not in LEARNED]
   names = [m for m in names if m != "expert" or problem.expert is not None]
-  progress(f"{family}: baselines {', '.join(names)} with a budget of {budget} evaluations")
+  progress(f"{family}: baselines {', '.join(names)} with a budget of {problem.budget} evaluations")
   records = evaluation.evaluate(problem, baselines.METHODS, names, progress)
   feasible = [r for r in records if r["step_time"] is not None and not r["oom"]]
   best = min(feasible, key=lambda r: r["step_time"]) if feasible else None
+  return {"best_baseline": best["method"] if best else None,
+          "best_baseline_step_time": best["step_time"] if best else None,
+          "baselines": {r["method"]: r["step_time"] for r in records}}
 
-  after = {str(k): (curve[k - 1] if k <= len(curve) else None) for k in steps}
+
+def _read_phase(path: str) -> dict[str, Any] | None:
+  """A phase file written by :func:`run_family`, or None (absent, or cut off mid-write by hand)."""
+  try:
+    with open(path) as f:
+      data = json.load(f)
+  except (OSError, ValueError):
+    return None
+  return data if isinstance(data, dict) and "result" in data else None
+
+
+def run_family(family: str, pretrain_config: ml_collections.ConfigDict, workdir: str, cluster_spec: str,
+               finetune_steps: Sequence[int], baseline_names: Sequence[str] | None = None,
+               target: str | None = None, progress: Callable[[str], None] = log,
+               phases: Sequence[str] = PHASES) -> dict[str, Any] | None:
+  """Runs steps 1-7 of the module docstring for one held-out family; returns its record (seconds).
+
+  Each phase (:data:`PHASES`) is reused from ``<workdir>/<family>/<phase>.json``
+  when that file was written with the same settings (:func:`record_key`), else
+  computed if it is in ``phases`` and written there. Returns None, after
+  saying which phases are missing, until all of them are done.
+  """
+  unknown = sorted(set(phases) - set(PHASES))
+  if unknown:
+    raise errors.InputError(f"--phases: unknown {', '.join(unknown)} (known: {', '.join(PHASES)})")
+  key = record_key(family, pretrain_config, cluster_spec, finetune_steps, baseline_names, target)
+  cluster = cluster_lib.get_cluster(cluster_spec)
+  steps = sorted({int(s) for s in finetune_steps})
+  max_steps = steps[-1]
+  budget = max_steps * int(pretrain_config.ppo.num_samples)
+  problem = target_problem(family, cluster, budget, int(pretrain_config.seed), target)
+  graph = problem.graph
+  progress(f"{family}: target {graph.name} ({graph.num_nodes} nodes) on {cluster.name}")
+  compute = {
+      "pretrain": lambda: _pretrain_phase(family, pretrain_config, workdir, progress),
+      "finetune": lambda: _finetune_phase(family, workdir, problem, max_steps, progress),
+      "go_one": lambda: _go_one_phase(family, pretrain_config, problem, max_steps, progress),
+      "baselines": lambda: _baselines_phase(family, problem, baseline_names, progress),
+  }
+  wanted = set(phases) | ({"pretrain"} if "finetune" in phases else set())  # fine-tuning needs the policy
+  parts, missing = {}, []
+  os.makedirs(os.path.join(workdir, family), exist_ok=True)
+  for phase in PHASES:
+    path = os.path.join(workdir, family, f"{phase}.json")
+    cached = _read_phase(path)
+    if cached is not None and cached.get("key") == key:
+      progress(f"{family}: {phase} reused from {path}")
+      parts.update(cached["result"])
+    elif phase in wanted:
+      result = compute[phase]()
+      optimize_lib.write_json_atomically({"key": key, "result": result}, path)
+      parts.update(result)
+    else:
+      missing.append(phase)
+  if missing:
+    progress(f"{family}: {', '.join(missing)} not run yet (--phases); no record stored")
+    return None
+  curve, go_one_time = parts["finetune_curve"], parts["go_one_step_time"]
   return {
       "family": family, "target": graph.name, "nodes": graph.num_nodes, "cluster": cluster.name,
-      "pretrain_iterations": summary["iterations"], "pretrain_graphs_seen": summary["graphs_seen"],
-      "pretrain_seconds": pretrain_seconds, "training_set": summary["training_set"],
-      "reference_step_time": tuned.reference_step_time,
-      "zero_shot_step_time": zero_record["step_time"], "zero_shot_oom": zero_record["oom"],
-      "zero_shot_seconds": zero_seconds,
-      "finetune_step_time": after, "finetune_seconds": finetune_seconds,
-      "go_one_step_time": float(go_one_time), "go_one_iterations": one.iterations, "go_one_seconds": go_one_seconds,
-      "budget": budget,
-      "best_baseline": best["method"] if best else None,
-      "best_baseline_step_time": best["step_time"] if best else None,
-      "baselines": {r["method"]: r["step_time"] for r in records},
+      **parts, "budget": budget,
+      "finetune_step_time": {str(k): (curve[k - 1] if k <= len(curve) else None) for k in steps},
       "steps_within_5pct_of_go_one": _first_within(curve, (1 + WITHIN) * go_one_time),
-      "go_one_steps_within_5pct": _first_within(go_one_curve, (1 + WITHIN) * go_one_time),
-      "finetune_curve": [float(x) for x in curve], "go_one_curve": go_one_curve,
+      "go_one_steps_within_5pct": _first_within(parts["go_one_curve"], (1 + WITHIN) * go_one_time),
   }
 
 
@@ -320,7 +399,7 @@ def record_key(family: str, pretrain_config: ml_collections.ConfigDict, cluster_
 def run(families: Sequence[str], pretrain_config: ml_collections.ConfigDict, workdir: str, cluster_spec: str,
         finetune_steps: Sequence[int], baseline_names: Sequence[str] | None, out_md: str | None,
         argv: Sequence[str], store: rows_lib.RowStore | None = None,
-        stored_only: bool = False) -> list[dict[str, Any]]:
+        stored_only: bool = False, phases: Sequence[str] = PHASES) -> list[dict[str, Any]]:
   """Runs (or, from ``store``, reuses) every family; writes ``<workdir>/transfer.json`` after each, then the page.
 
   With ``stored_only`` nothing is computed: families without a stored record
@@ -335,8 +414,12 @@ def run(families: Sequence[str], pretrain_config: ml_collections.ConfigDict, wor
     if record is None and stored_only:
       record = {"family": family, "pending": True}
     elif record is None:
-      record = run_family(family, pretrain_config, workdir, cluster_spec, finetune_steps, baseline_names)
-      store.put(key, record)
+      record = run_family(family, pretrain_config, workdir, cluster_spec, finetune_steps, baseline_names,
+                          phases=phases)
+      if record is None:  # some phases are left to another process
+        record = {"family": family, "pending": True}
+      else:
+        store.put(key, record)
     results.append(record)
     optimize_lib.write_json_atomically(results, os.path.join(workdir, "transfer.json"))
   if out_md:

@@ -17,6 +17,12 @@ core, say) and a final ``--stored_only`` run renders the whole page:
       --rows_dir=docs/transfer_rows ...            # one process per family or core
   python -m experiments.transfer_results --workdir=/tmp/go_transfer --families=rnnlm,gnmt,txl,bert,wavenet \
       --rows_dir=docs/transfer_rows --stored_only ...   # the page, from the stored records
+
+One family can also be split between two cores: GO-one and the baselines never
+read the pretrained policy, so ``--phases=finetune`` in one process and
+``--phases=go_one,baselines`` in another (same ``--workdir``) each keep their
+part in ``<workdir>/<family>/<phase>.json``; a last run with every phase (the
+default) reuses both and stores the family's record in seconds.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ _BASELINES = flags.DEFINE_list("baselines", None, "Baselines to run (default: ev
 _OUT = flags.DEFINE_string("out", "docs/transfer.md", "Markdown table to write ('' = none).")
 _ROWS_DIR = flags.DEFINE_string("rows_dir", None, "Folder keeping every finished family's record as JSON; a rerun "
                                 "with the same folder and settings reuses them (run the families in pieces).")
+_PHASES = flags.DEFINE_list("phases", list(transfer_lib.PHASES), "Parts of each family's record to compute in "
+                            "this process (finetune: pretraining, zero-shot, fine-tuning; go_one; baselines); each is "
+                            "kept in <workdir>/<family>/<phase>.json, so two processes on two cores can split a family "
+                            "and a last run with every phase assembles the record.")
 _STORED_ONLY = flags.DEFINE_boolean("stored_only", False, "Compute nothing: render the page from --rows_dir and "
                                     "mark the families not stored yet 'not run'.")
 
@@ -57,12 +67,15 @@ def main(argv):
     raise errors.InputError(f"--finetune_steps={','.join(_STEPS.value)}: expected integers") from None
   if not steps or min(steps) < 1:
     raise errors.InputError("--finetune_steps: need positive integers")
+  unknown = sorted(set(_PHASES.value) - set(transfer_lib.PHASES))
+  if unknown:
+    raise errors.InputError(f"--phases: unknown {', '.join(unknown)} (known: {', '.join(transfer_lib.PHASES)})")
   if _STORED_ONLY.value and not _ROWS_DIR.value:
     raise errors.InputError("--stored_only needs --rows_dir (the folder of the stored records)")
   store = rows_lib.RowStore(_ROWS_DIR.value, transfer_lib.log)
   results = transfer_lib.run(_FAMILIES.value, _CONFIG.value, _WORKDIR.value, _CLUSTER.value, steps,
                              _BASELINES.value, _OUT.value or None, sys.argv, store=store,
-                             stored_only=_STORED_ONLY.value)
+                             stored_only=_STORED_ONLY.value, phases=_PHASES.value)
   # The curves (one point per iteration) are in the rows folder and <workdir>/transfer.json.
   cli.print_json([{k: v for k, v in r.items() if not k.endswith("_curve")} for r in results])
 

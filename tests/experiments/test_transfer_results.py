@@ -10,6 +10,7 @@ import pytest
 from experiments import rows
 from experiments import transfer_lib
 from experiments.configs import pretrain as pretrain_config
+from go_jax import errors
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -45,8 +46,8 @@ def test_records_are_stored_and_reused(tmp_path, monkeypatch):
   """A family runs once; a second run with the same settings reuses its record, another setting reruns it."""
   calls = []
 
-  def fake_run_family(family, config, workdir, cluster_spec, steps, names):
-    del config, workdir, cluster_spec, names
+  def fake_run_family(family, config, workdir, cluster_spec, steps, names, phases):
+    del config, workdir, cluster_spec, names, phases
     calls.append(family)
     return {"family": family, "steps": list(steps)}
 
@@ -59,6 +60,41 @@ def test_records_are_stored_and_reused(tmp_path, monkeypatch):
   assert calls == ["rnnlm"] and again == [first[0], {"family": "txl", "pending": True}]
   transfer_lib.run(["rnnlm"], config, str(tmp_path / "w"), "v100x4", [50, 1000], None, None, [], store)
   assert calls == ["rnnlm", "rnnlm"]  # other fine-tuning steps: not the stored record
+
+
+def test_phases_split_a_family_between_processes(tmp_path, monkeypatch):
+  """Each phase is computed once, kept in <workdir>/<family>/<phase>.json, and assembled when all are there."""
+  calls = []
+
+  def fake(name, result):
+    def phase(*args):
+      del args
+      calls.append(name)
+      return result
+    return phase
+
+  monkeypatch.setattr(transfer_lib, "_pretrain_phase", fake("pretrain", {"pretrain_iterations": 7}))
+  monkeypatch.setattr(transfer_lib, "_finetune_phase", fake("finetune", {"finetune_curve": [30.0, 20.0, 10.0]}))
+  monkeypatch.setattr(transfer_lib, "_go_one_phase", fake("go_one", {"go_one_step_time": 10.0,
+                                                                      "go_one_curve": [40.0, 12.0, 10.4, 10.0]}))
+  monkeypatch.setattr(transfer_lib, "_baselines_phase", fake("baselines", {"best_baseline": "single"}))
+  config, workdir = pretrain_config.get_config(), str(tmp_path / "w")
+  args = ("rnnlm", config, workdir, "v100x4", [2, 3], ["single"])
+  assert transfer_lib.run_family(*args, progress=lambda _: None, phases=["go_one", "baselines"]) is None
+  assert calls == ["go_one", "baselines"] and (tmp_path / "w" / "rnnlm" / "go_one.json").exists()
+  lines = []
+  record = transfer_lib.run_family(*args, progress=lines.append, phases=["finetune"])
+  assert calls == ["go_one", "baselines", "pretrain", "finetune"]  # fine-tuning needs the pretrained policy
+  assert any(line.startswith("rnnlm: go_one reused from ") for line in lines)
+  assert record["finetune_step_time"] == {"2": 20.0, "3": 10.0} and record["best_baseline"] == "single"
+  assert record["pretrain_iterations"] == 7
+  assert record["steps_within_5pct_of_go_one"] == 3 and record["go_one_steps_within_5pct"] == 3  # 10.4 <= 10.5
+  again = transfer_lib.run_family(*args, progress=lambda _: None)  # everything reused
+  assert again == record and len(calls) == 4
+  transfer_lib.run_family(*args[:4], [2, 3, 4], ["single"], progress=lambda _: None, phases=["baselines"])
+  assert calls[4:] == ["baselines"]  # other settings: the kept phases do not count
+  with pytest.raises(errors.InputError, match="--phases: unknown pretraining"):
+    transfer_lib.run_family(*args, phases=["pretraining"])
 
 
 def test_stored_only_needs_rows_dir(tmp_path):
