@@ -288,7 +288,8 @@ def _speedup(record: dict[str, Any], costs: tuple[int, int]) -> str:
   ft, one = record.get("steps_within_5pct_of_go_one"), record.get("go_one_steps_within_5pct")
   if ft is None or one is None:
     return "-"
-  return f"{one * costs[1] / (ft * costs[0]):.3g}x"
+  ratio = one * costs[1] / (ft * costs[0])
+  return f"{ratio:.3g}x" if ratio >= 1 else f"{ratio:.2g}x (fine-tuning {1 / ratio:.3g}x slower)"
 
 
 def plot_curves(results: Sequence[dict[str, Any]], path: str, costs: tuple[int, int]) -> bool:

@@ -42,6 +42,14 @@ def test_markdown_has_one_row_per_family(tmp_path):
   assert (tmp_path / "transfer_curves.png").stat().st_size > 1000 and "transfer_curves.png" in text
 
 
+def test_speedup_below_one_says_fine_tuning_was_slower():
+  record = {"steps_within_5pct_of_go_one": 576, "go_one_steps_within_5pct": 1}
+  # 25 / (576 * 8) = 0.0054: GO-one got there 184x sooner.
+  assert transfer_lib._speedup(record, (8, 25)) == "0.0054x (fine-tuning 184x slower)"  # pylint: disable=protected-access
+  assert transfer_lib._speedup({**record, "steps_within_5pct_of_go_one": 1, "go_one_steps_within_5pct": 8},
+                               (8, 25)) == "25x"  # pylint: disable=protected-access
+
+
 def test_records_are_stored_and_reused(tmp_path, monkeypatch):
   """A family runs once; a second run with the same settings reuses its record, another setting reruns it."""
   calls = []
