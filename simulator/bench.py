@@ -187,3 +187,53 @@ def quick_summary(rows: list[dict]) -> str:
   return json.dumps({"evals_per_s_1k": round(small["evals_per_s"], 2),
                      "evals_per_s_10k": round(large["evals_per_s"], 2),
                      "speedup_vs_reference_1k": round(small["speedup"], 2)})
+
+
+def measure_relaxed(num_nodes: int, cluster: cluster_lib.Cluster, repeats: int = 3,
+                    autodiff_up_to: int = 64_000, seed: int = 0) -> dict:
+  """Seconds of the relaxed simulator (:mod:`simulator.relaxed`) on one random graph, float32.
+
+  Times the forward pass and one value and gradient w.r.t. the placement
+  probabilities with the hand-written reverse pass, and, for graphs of at most
+  ``autodiff_up_to`` nodes, the same gradient through JAX's own transpose of
+  the scan (O(N^2); None above the cap). Medians over ``repeats`` after one
+  warm-up call that compiles; the plan is a jit argument, as in training.
+  """
+  from simulator import relaxed  # pylint: disable=g-import-not-at-top
+  graph = random_graph(num_nodes, seed=seed)
+  plan = relaxed.relaxed_plan(graph, cluster, dtype=np.float32)
+  logits = np.random.default_rng(seed).normal(size=(num_nodes, cluster.num_devices)).astype(np.float32)
+  temperature = np.float32(1e-4)
+
+  def objective(scan):
+    def step_time(x, plan):
+      relaxed_scan, relaxed._scan_rows = relaxed._scan_rows, scan  # pylint: disable=protected-access
+      try:
+        return relaxed.relaxed_schedule(plan, jax.nn.softmax(x, axis=-1), temperature).step_time
+      finally:
+        relaxed._scan_rows = relaxed_scan  # pylint: disable=protected-access
+    return step_time
+
+  def timed(fn) -> float:
+    jax.block_until_ready(fn(logits, plan))
+    return _timed(lambda: jax.block_until_ready(fn(logits, plan)), 0.0, repeats)
+
+  row = {"nodes": num_nodes, "rows": int(plan.node.shape[0]), "devices": cluster.num_devices,
+         "forward_s": timed(jax.jit(objective(relaxed._scan_rows))),  # pylint: disable=protected-access
+         "grad_s": timed(jax.jit(jax.value_and_grad(objective(relaxed._scan_rows)))),  # pylint: disable=protected-access
+         "autodiff_grad_s": None}
+  if num_nodes <= autodiff_up_to:
+    row["autodiff_grad_s"] = timed(jax.jit(jax.value_and_grad(
+        objective(relaxed._scan_rows_autodiff))))  # pylint: disable=protected-access
+  return row
+
+
+def relaxed_table(rows: list[dict]) -> str:
+  """Markdown table of :func:`measure_relaxed` rows (seconds; the last column is autodiff / hand-written)."""
+  lines = ["| nodes | scan rows | devices | forward (s) | value+grad, hand-written reverse (s) | "
+           "value+grad, JAX autodiff (s) | autodiff / hand-written |", "|---:|---:|---:|---:|---:|---:|---:|"]
+  for r in rows:
+    auto = r["autodiff_grad_s"]
+    lines.append(f"| {r['nodes']:,} | {r['rows']:,} | {r['devices']} | {r['forward_s']:.4f} | {r['grad_s']:.4f} | "
+                 + (f"{auto:.4f} | {auto / r['grad_s']:.1f}x |" if auto is not None else "not run | - |"))
+  return "\n".join(lines)

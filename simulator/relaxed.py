@@ -58,15 +58,21 @@ Memory is not modelled (see :mod:`go_jax.baselines.search` for the memory
 penalty the gradient baseline adds).
 
 **Cost.** One scan step per row of ``K = EDGE_SLOTS`` producer slots
-(about ``N + E / K`` rows), each O(K D + D^2) work; reverse mode stores
-O(K D + D^2) residuals per row, not the (N, D) carry. Per-row finishes
-leave the scan as outputs rather than a second carried (N, D) table, which
-makes the reverse pass ~3x faster on CPU. txl_2 (3,224 nodes, v100x4,
-float32, shared 2-core CPU): forward ~8 ms, value and gradient ~50 ms.
+(about ``N + E / K`` rows), each O(K D + D^2) work, forward and backward. The
+reverse pass is written by hand (:func:`_scan_rows`, a ``jax.custom_vjp``):
+JAX's own transpose of the scan rebuilt the (N+1, D) arrival cotangent every
+row, O(N) per row and O(N^2) in all (64k nodes on 8 devices: 23 s for one value
+and gradient, against 0.2 s now; ``python -m experiments.bench_relaxed``). The
+hand-written pass runs each row's VJP on its saved inputs and keeps the arrival
+cotangent as one carry updated in place; ``tests/simulator/test_relaxed.py``
+checks it against JAX's autodiff of the same scan (:func:`_scan_rows_autodiff`).
+Per-row finishes leave the scan as outputs rather than a second carried (N, D)
+table.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -206,6 +212,116 @@ def copy_probability(probs, senders, receivers):
   return 1.0 - jnp.exp(total)
 
 
+def _row(a_rows, device_free, link_free, ready, p, q, duration, copy_time, temperature, producers, first, last):
+  """One scan row on small arrays (module docstring): (here, device_free, link_free, ready, finish).
+
+  ``a_rows`` (K, D) are the arrivals of the row's producer slots; ``p``, ``q``,
+  ``duration`` (D,) and ``copy_time`` (D, D) are the row's node's. Pure, so
+  its VJP is one step of the reverse pass (:func:`_scan_rows`).
+  """
+  num_devices = device_free.shape[0]
+  off_diagonal = 1.0 - jnp.eye(num_devices, dtype=device_free.dtype)
+  inputs = jnp.where((producers >= 0)[:, None], a_rows, -jnp.inf)  # (K, D)
+  base = jnp.where(first, device_free, ready)  # a node's first row starts from its device's free time
+  ready = smooth_max(jnp.concatenate([base[None], inputs]), temperature, axis=0)  # (D,)
+  finish = ready + duration  # (D,) if v ran on d
+  copy_end = smooth_max(jnp.stack([jnp.broadcast_to(finish[:, None], link_free.shape), link_free]),
+                        temperature, axis=0) + copy_time  # (D, D) from s to d'
+  landed = jnp.where(off_diagonal > 0, copy_end, finish[:, None])  # (D, D): on d' if v on s
+  here = p @ landed  # (D,) expected arrival on d'
+  device_free = jnp.where(last, device_free + p * (finish - device_free), device_free)
+  link_free = jnp.where(last, link_free + (p[:, None] * q[None, :] * off_diagonal) * (copy_end - link_free),
+                        link_free)
+  return here, device_free, link_free, ready, finish
+
+
+def _forward_scan(num_nodes, rows, temperature):
+  """The relaxed schedule's scan; also returns each row's inputs (the reverse pass's residuals)."""
+  producers = rows[0]
+  num_devices = rows[4].shape[-1]
+  dtype = rows[4].dtype
+
+  def step(carry, row):
+    arrival, device_free, link_free, ready = carry
+    producers, first, last, node, p, q, duration, copy_time = row
+    a_rows = arrival[jnp.maximum(producers, 0)]  # (K, D)
+    here, new_free, new_links, new_ready, finish = _row(a_rows, device_free, link_free, ready, p, q, duration,
+                                                        copy_time, temperature, producers, first, last)
+    arrival = arrival.at[jnp.where(last, node, num_nodes)].set(here)  # non-last rows write to the trash row
+    return (arrival, new_free, new_links, new_ready), (finish, (a_rows, device_free, link_free, ready))
+
+  del producers
+  init = (jnp.zeros((num_nodes + 1, num_devices), dtype), jnp.zeros(num_devices, dtype),
+          jnp.zeros((num_devices, num_devices), dtype), jnp.zeros(num_devices, dtype))
+  (arrival, _, _, _), (row_finish, residuals) = lax.scan(step, init, rows)
+  return arrival, row_finish, residuals
+
+
+def _scan_rows_autodiff(num_nodes, rows, temperature):
+  """(arrival (N+1, D), row finishes (L, D)): the scan as JAX differentiates it (the reference).
+
+  Reverse mode through this scan costs O(N D) per row (the (N, D) arrival
+  carry's cotangent is rebuilt every step): O(L N D) in all, ~30 s for 32k
+  nodes on 8 devices. :func:`_scan_rows` gives the same values and gradients in
+  O(L (K D + D^2)).
+  """
+  arrival, row_finish, _ = _forward_scan(num_nodes, rows, temperature)
+  return arrival, row_finish
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _scan_rows(num_nodes, rows, temperature):
+  """:func:`_scan_rows_autodiff` with a hand-written reverse pass (linear in the rows)."""
+  return _scan_rows_autodiff(num_nodes, rows, temperature)
+
+
+def _scan_rows_fwd(num_nodes, rows, temperature):
+  arrival, row_finish, residuals = _forward_scan(num_nodes, rows, temperature)
+  return (arrival, row_finish), (rows, temperature, residuals)
+
+
+def _scan_rows_bwd(num_nodes, saved, cotangents):
+  """Walks the rows backwards: each row's VJP (:func:`_row`) on its saved inputs, the arrival
+  cotangent kept as one (N+1, D) carry read at the row's node and scattered to its producers
+  in place (what JAX's own transpose of the scan does with a fresh (N+1, D) array per row)."""
+  rows, temperature, residuals = saved
+  ct_arrival, ct_row_finish = cotangents
+  num_devices = rows[4].shape[-1]
+  dtype = rows[4].dtype
+
+  def step(carry, xs):
+    ct_a, pending_rows, pending, ct_free, ct_links, ct_ready, ct_temperature = carry
+    row, (a_rows, device_free, link_free, ready), ct_finish = xs
+    producers, first, last, node, p, q, duration, copy_time = row
+    # The later row's producer cotangents are added first, then this row's node is read: in this
+    # order the carry is only read after its last update in the step, so XLA updates it in place
+    # (reading first and scattering after made it copy the whole (N+1, D) carry every row).
+    ct_a = ct_a.at[pending_rows].add(pending)
+    # Every node's arrival row is written once, at its last row; earlier rows read it only before
+    # that (as the initial zeros, a constant), so its cotangent is complete here.
+    ct_here = ct_a[jnp.where(last, node, num_nodes)]
+    _, vjp = jax.vjp(lambda *x: _row(*x, producers, first, last), a_rows, device_free, link_free, ready, p, q,
+                     duration, copy_time, temperature)
+    ct_rows, ct_free, ct_links, ct_ready, ct_p, ct_q, ct_duration, ct_copy, ct_t = vjp(
+        (ct_here, ct_free, ct_links, ct_ready, ct_finish))
+    pending = jnp.where((producers >= 0)[:, None], ct_rows, 0.0)
+    return ((ct_a, jnp.maximum(producers, 0), pending, ct_free, ct_links, ct_ready, ct_temperature + ct_t),
+            (ct_p, ct_q, ct_duration, ct_copy))
+
+  slots = rows[0].shape[-1]
+  init = (jnp.asarray(ct_arrival, dtype), jnp.zeros(slots, jnp.int32), jnp.zeros((slots, num_devices), dtype),
+          jnp.zeros(num_devices, dtype), jnp.zeros((num_devices, num_devices), dtype), jnp.zeros(num_devices, dtype),
+          jnp.zeros((), jnp.result_type(temperature)))
+  # The first row's producer cotangents are left pending: they would go to the initial arrivals (constants).
+  carry, (ct_p, ct_q, ct_duration, ct_copy) = lax.scan(step, init, (rows, residuals, ct_row_finish), reverse=True)
+  ct_temperature = carry[-1]
+  integer = tuple(np.zeros(np.shape(x), jax.dtypes.float0) for x in rows[:4])  # producers, first, last, node
+  return (integer + (ct_p, ct_q, ct_duration, ct_copy), ct_temperature)
+
+
+_scan_rows.defvjp(_scan_rows_fwd, _scan_rows_bwd)
+
+
 def relaxed_schedule(plan: RelaxedPlan, probs, temperature) -> RelaxedSchedule:
   """The relaxed in-order schedule of one soft placement (no batch axes; wrap with ``jax.vmap``).
 
@@ -224,33 +340,9 @@ def relaxed_schedule(plan: RelaxedPlan, probs, temperature) -> RelaxedSchedule:
   if probs.shape != (num_nodes, num_devices):
     raise ValueError(f"probs has shape {probs.shape}, expected {(num_nodes, num_devices)}")
   need = copy_probability(probs, plan.senders, plan.receivers)
-  off_diagonal = 1.0 - jnp.eye(num_devices, dtype=dtype)
-  neg_inf = jnp.asarray(-jnp.inf, dtype)
   rows = (plan.producers, plan.first, plan.last, plan.node, probs[plan.node], need[plan.node],
           plan.duration[plan.node], plan.copy_time[plan.node])
-
-  def step(carry, row):
-    arrival, device_free, link_free, ready = carry
-    producers, first, last, node, p, q, duration, copy_time = row
-    inputs = jnp.where((producers >= 0)[:, None], arrival[jnp.maximum(producers, 0)], neg_inf)  # (K, D)
-    base = jnp.where(first, device_free, ready)  # a node's first row starts from its device's free time
-    ready = smooth_max(jnp.concatenate([base[None], inputs]), temperature, axis=0)  # (D,)
-    finish = ready + duration  # (D,) if v ran on d
-    copy_end = smooth_max(jnp.stack([jnp.broadcast_to(finish[:, None], link_free.shape), link_free]),
-                          temperature, axis=0) + copy_time  # (D, D) from s to d'
-    landed = jnp.where(off_diagonal > 0, copy_end, finish[:, None])  # (D, D): on d' if v on s
-    here = p @ landed  # (D,) expected arrival on d'
-    new_device_free = device_free + p * (finish - device_free)
-    new_link_free = link_free + (p[:, None] * q[None, :] * off_diagonal) * (copy_end - link_free)
-    target = jnp.where(last, node, num_nodes)  # non-last rows write to the trash row
-    arrival = arrival.at[target].set(here)
-    device_free = jnp.where(last, new_device_free, device_free)
-    link_free = jnp.where(last, new_link_free, link_free)
-    return (arrival, device_free, link_free, ready), finish
-
-  init = (jnp.zeros((num_nodes + 1, num_devices), dtype), jnp.zeros(num_devices, dtype),
-          jnp.zeros((num_devices, num_devices), dtype), jnp.zeros(num_devices, dtype))
-  (arrival, _, _, _), row_finish = lax.scan(step, init, rows)
+  arrival, row_finish = _scan_rows(num_nodes, rows, temperature)
   arrival = arrival[:num_nodes]
   # A node's finish is the one computed at its last row.
   finish = jnp.zeros((num_nodes + 1, num_devices), dtype).at[jnp.where(plan.last, plan.node, num_nodes)].set(
