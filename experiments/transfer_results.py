@@ -67,9 +67,6 @@ def main(argv):
     raise errors.InputError(f"--finetune_steps={','.join(_STEPS.value)}: expected integers") from None
   if not steps or min(steps) < 1:
     raise errors.InputError("--finetune_steps: need positive integers")
-  unknown = sorted(set(_PHASES.value) - set(transfer_lib.PHASES))
-  if unknown:
-    raise errors.InputError(f"--phases: unknown {', '.join(unknown)} (known: {', '.join(transfer_lib.PHASES)})")
   if _STORED_ONLY.value and not _ROWS_DIR.value:
     raise errors.InputError("--stored_only needs --rows_dir (the folder of the stored records)")
   store = rows_lib.RowStore(_ROWS_DIR.value, transfer_lib.log)

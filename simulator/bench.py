@@ -206,13 +206,7 @@ def measure_relaxed(num_nodes: int, cluster: cluster_lib.Cluster, repeats: int =
   temperature = np.float32(1e-4)
 
   def objective(scan):
-    def step_time(x, plan):
-      relaxed_scan, relaxed._scan_rows = relaxed._scan_rows, scan  # pylint: disable=protected-access
-      try:
-        return relaxed.relaxed_schedule(plan, jax.nn.softmax(x, axis=-1), temperature).step_time
-      finally:
-        relaxed._scan_rows = relaxed_scan  # pylint: disable=protected-access
-    return step_time
+    return lambda x, plan: relaxed.relaxed_schedule(plan, jax.nn.softmax(x, axis=-1), temperature, scan).step_time
 
   def timed(fn) -> float:
     jax.block_until_ready(fn(logits, plan))

@@ -237,7 +237,6 @@ def _row(a_rows, device_free, link_free, ready, p, q, duration, copy_time, tempe
 
 def _forward_scan(num_nodes, rows, temperature):
   """The relaxed schedule's scan; also returns each row's inputs (the reverse pass's residuals)."""
-  producers = rows[0]
   num_devices = rows[4].shape[-1]
   dtype = rows[4].dtype
 
@@ -250,7 +249,6 @@ def _forward_scan(num_nodes, rows, temperature):
     arrival = arrival.at[jnp.where(last, node, num_nodes)].set(here)  # non-last rows write to the trash row
     return (arrival, new_free, new_links, new_ready), (finish, (a_rows, device_free, link_free, ready))
 
-  del producers
   init = (jnp.zeros((num_nodes + 1, num_devices), dtype), jnp.zeros(num_devices, dtype),
           jnp.zeros((num_devices, num_devices), dtype), jnp.zeros(num_devices, dtype))
   (arrival, _, _, _), (row_finish, residuals) = lax.scan(step, init, rows)
@@ -261,8 +259,8 @@ def _scan_rows_autodiff(num_nodes, rows, temperature):
   """(arrival (N+1, D), row finishes (L, D)): the scan as JAX differentiates it (the reference).
 
   Reverse mode through this scan costs O(N D) per row (the (N, D) arrival
-  carry's cotangent is rebuilt every step): O(L N D) in all, ~30 s for 32k
-  nodes on 8 devices. :func:`_scan_rows` gives the same values and gradients in
+  carry's cotangent is rebuilt every step): O(L N D) in all, ~21 s for 64k
+  nodes on 8 devices (``BENCHMARKS.md``). :func:`_scan_rows` gives the same values and gradients in
   O(L (K D + D^2)).
   """
   arrival, row_finish, _ = _forward_scan(num_nodes, rows, temperature)
@@ -322,13 +320,15 @@ def _scan_rows_bwd(num_nodes, saved, cotangents):
 _scan_rows.defvjp(_scan_rows_fwd, _scan_rows_bwd)
 
 
-def relaxed_schedule(plan: RelaxedPlan, probs, temperature) -> RelaxedSchedule:
+def relaxed_schedule(plan: RelaxedPlan, probs, temperature, scan_rows=_scan_rows) -> RelaxedSchedule:
   """The relaxed in-order schedule of one soft placement (no batch axes; wrap with ``jax.vmap``).
 
   Args:
     plan: the graph's :class:`RelaxedPlan` (N nodes, D devices).
     probs: (N, D) placement probabilities (rows sum to 1; one-hot = a hard placement).
     temperature: () seconds, smooth-max temperature ``T`` > 0.
+    scan_rows: the row scan: :func:`_scan_rows` (hand-written reverse pass), or
+      :func:`_scan_rows_autodiff` (JAX's, O(N^2); the tests' and benchmark's reference).
 
   Returns:
     A :class:`RelaxedSchedule`.
@@ -342,7 +342,7 @@ def relaxed_schedule(plan: RelaxedPlan, probs, temperature) -> RelaxedSchedule:
   need = copy_probability(probs, plan.senders, plan.receivers)
   rows = (plan.producers, plan.first, plan.last, plan.node, probs[plan.node], need[plan.node],
           plan.duration[plan.node], plan.copy_time[plan.node])
-  arrival, row_finish = _scan_rows(num_nodes, rows, temperature)
+  arrival, row_finish = scan_rows(num_nodes, rows, temperature)
   arrival = arrival[:num_nodes]
   # A node's finish is the one computed at its last row.
   finish = jnp.zeros((num_nodes + 1, num_devices), dtype).at[jnp.where(plan.last, plan.node, num_nodes)].set(

@@ -167,10 +167,8 @@ def test_hand_written_reverse_pass_equals_jax_autodiff(seed):
       weights = [jnp.asarray(rng.normal(size=shape)) for shape in ((graph.num_nodes, cluster.num_devices),) * 2]
 
       def loss(logits, duration, copy_time, scan):
-        with pytest.MonkeyPatch.context() as patch:
-          patch.setattr(relaxed, "_scan_rows", scan)
-          out = jax.vmap(lambda x: relaxed.relaxed_schedule(
-              plan._replace(duration=duration, copy_time=copy_time), jax.nn.softmax(x, axis=-1), 0.05))(logits)
+        out = jax.vmap(lambda x: relaxed.relaxed_schedule(
+            plan._replace(duration=duration, copy_time=copy_time), jax.nn.softmax(x, axis=-1), 0.05, scan))(logits)
         return (out.step_time.sum() + (weights[0] * out.finish).sum(axis=(1, 2)).mean()
                 + (weights[1] * out.arrival).sum(axis=(1, 2)).mean())
 
