@@ -10,16 +10,20 @@ For every held-out family F (:func:`run_family`):
    iterations; the step time after k steps is the best of the zero-shot
    decisions and the best sampled so far (vectorized simulator), and the last
    one is re-scored exactly (:func:`go_jax.rl.pretrained.finetune`);
-5. GO-one from scratch on the target with the same network, PPO settings and
-   simulator budget (:func:`go_jax.rl.train.train`; with pathwise steps on, an
-   iteration costs more evaluations than a fine-tuning one, so it gets fewer);
+5. GO-one on the target alone (no pretraining) with the same network, PPO
+   settings and simulator budget (:func:`go_jax.rl.train.train`). With the
+   config's ``imitation`` section on (the default) it is warm-started: before
+   its first iteration it clones the best constructive heuristic's decisions
+   for each task. With pathwise steps on, an iteration costs more evaluations
+   than a fine-tuning one, so it gets fewer. Fine-tuning has no warm start: it
+   starts from the pretrained policy alone;
 6. every baseline of :data:`go_jax.baselines.METHODS` except the learned ones
    (``go_one``, and ``go``, the shipped policy) with the same simulator budget
    (``max(finetune_steps) * num_samples``), the best feasible one reported;
 7. the fine-tuning steps needed to come within 5% of GO-one's final step time,
    and the iterations GO-one itself needed to get there; the ratio of their
-   simulator evaluations is how much faster fine-tuning reaches GO-one's
-   quality than training from scratch.
+   simulator evaluations is how much faster fine-tuning reaches that quality
+   than GO-one itself, which trains on the target alone.
 
 Every family's record is kept in a :class:`experiments.rows.RowStore`, keyed by
 everything that determines it (the effective pretraining config, target,
@@ -171,13 +175,13 @@ def _finetune_phase(family: str, workdir: str, problem: evaluation.Problem, max_
 
 def _go_one_phase(family: str, pretrain_config: ml_collections.ConfigDict, problem: evaluation.Problem,
                   max_steps: int, progress: Callable[[str], None]) -> dict[str, Any]:
-  """Step 5: GO-one from scratch on ``problem`` with the pretraining network and simulator budget."""
+  """Step 5: GO-one on ``problem`` alone (its warm start included) with the pretraining network and budget."""
   one_config = ml_collections.ConfigDict(pretrain_config.to_dict())
   one_config.patience = 0
   one_config.num_iterations = max_steps
   one_config.budget = problem.budget
   one_iterations = train.planned_iterations(one_config, problem.budget)  # the budget ends it first
-  progress(f"{family}: GO-one from scratch, {one_iterations} iterations ({problem.budget} evaluations)")
+  progress(f"{family}: GO-one (no pretraining), {one_iterations} iterations ({problem.budget} evaluations)")
   start = time.perf_counter()
   one = train.train(one_config, problem, budget=problem.budget,
                     progress_fn=every(50, f"{family}: GO-one", one_iterations))
@@ -307,7 +311,7 @@ def plot_curves(results: Sequence[dict[str, Any]], path: str, costs: tuple[int, 
   figure, axes = pyplot.subplots(1, len(done), figsize=(4.5 * len(done), 3.6), squeeze=False)
   for ax, r in zip(axes[0], done):
     for name, curve, cost in (("fine-tuned", r["finetune_curve"], costs[0]),
-                              ("GO-one (scratch)", r["go_one_curve"], costs[1])):
+                              ("GO-one (no pretraining)", r["go_one_curve"], costs[1])):
       ax.plot(cost * np.arange(1, len(curve) + 1), 1e3 * np.asarray(curve, float), label=name)
     for name, value, style in (("zero-shot", r["zero_shot_step_time"], ":"),
                                (f"best baseline ({r['best_baseline']})", r["best_baseline_step_time"], "--")):
@@ -350,8 +354,11 @@ def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str,
            "Step times are exact (reference simulator) except the intermediate fine-tuning columns, which are "
            "the best decisions sampled so far under the vectorized simulator (or the zero-shot decisions, if "
            "better). FT = fine-tuning from the policy pretrained without the family; GO-one = the same network "
-           f"trained from scratch on the target with the same simulator budget (a fine-tuning iteration costs "
-           f"{costs[0]} evaluations, a GO-one iteration {costs[1]}: its pathwise steps count too); the best "
+           f"trained on the target alone (no pretraining) with the same simulator budget (a fine-tuning iteration "
+           f"costs {costs[0]} evaluations, a GO-one iteration {costs[1]}: its pathwise steps count too). GO-one is "
+           "warm-started: before its first iteration it clones the best constructive heuristic's decisions for "
+           "each task (the heuristics' own evaluations are not in the evaluation columns); fine-tuning starts "
+           "from the pretrained policy alone. The best "
            "baseline ran with the same "
            "simulator budget and is the best of every registered non-learned method, `fuse_all` (fusion "
            "everywhere on the faster of one device and the expert placement) included: a joint policy's "
