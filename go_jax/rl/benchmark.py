@@ -1,4 +1,6 @@
-"""Training throughput of GO-one: PPO iterations/s and simulated graphs/s (library of experiments.bench_train).
+"""Speed of GO's training and inference (libraries of experiments.bench_train and bench_zero_shot).
+
+Training throughput of GO-one: PPO iterations/s and simulated graphs/s.
 
 One measurement builds a random graph (:func:`simulator.bench.random_graph`),
 compiles :func:`go_jax.rl.iteration.train_iteration` for it ahead of time
@@ -6,6 +8,12 @@ compiles :func:`go_jax.rl.iteration.train_iteration` for it ahead of time
 vectors, simulate them, ``num_epochs`` x ``num_minibatches`` Adam steps) and
 reports the median. "Simulated graphs/s" counts the K decision vectors an
 iteration scores, so it is ``K x iterations/s``.
+
+Zero-shot inference (:func:`measure_zero_shot`): the wall time of
+:func:`go_jax.rl.pretrained.zero_shot` on one graph, split into its host half
+(padded features, colocation leaders) and its jitted forward pass, cold (the
+compilation caches cleared first) and warm, beside the wall time of a
+constructive heuristic on the same graph and of scoring the decisions exactly.
 """
 
 from __future__ import annotations
@@ -17,7 +25,11 @@ import time
 import jax
 import ml_collections
 
+from go_jax import baselines
+from go_jax import evaluation
+from go_jax.graph import graph as graph_lib
 from go_jax.models import benchmark as model_benchmark
+from go_jax.rl import pretrained as pretrained_lib
 from go_jax.rl import iteration
 from go_jax.rl import rewards
 from go_jax.rl import train
@@ -123,3 +135,112 @@ def benchmark_section(rows: list[IterationMeasurement], config: ml_collections.C
       "`train_iteration`. Simulated graphs/s = K x iterations/s. Compilation is timed apart.", "",
       f"Command: `{command}`", "",
       format_table(rows), ""])
+
+
+@dataclasses.dataclass(frozen=True)
+class ZeroShotMeasurement:
+  """Wall times (s) of zero-shot inference on one graph, and of what it is compared with.
+
+  Attributes:
+    graph: the graph's name.
+    num_nodes: real nodes N.
+    padded_nodes: the node bucket Np the policy runs on.
+    cold_seconds: the first :func:`go_jax.rl.pretrained.zero_shot` call after
+      ``jax.clear_caches()`` (tracing and compilation included): what a user of
+      ``experiments.optimize`` waits for.
+    inputs_seconds: median of the host half (:func:`go_jax.rl.pretrained.greedy_inputs`).
+    forward_seconds: median of the compiled forward pass (:func:`go_jax.rl.pretrained.greedy_decisions`).
+    warm_seconds: median of whole warm ``zero_shot`` calls.
+    heuristic: name of the constructive heuristic timed beside it.
+    heuristic_seconds: its wall time on the same graph and cluster (one run).
+    exact_seconds: one exact reference simulation of the zero-shot decisions (s).
+    repeats: warm calls per median.
+  """
+
+  graph: str
+  num_nodes: int
+  padded_nodes: int
+  cold_seconds: float
+  inputs_seconds: float
+  forward_seconds: float
+  warm_seconds: float
+  heuristic: str
+  heuristic_seconds: float
+  exact_seconds: float
+  repeats: int
+
+
+def _median_seconds(fn, repeats: int) -> float:
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def measure_zero_shot(policy: pretrained_lib.PretrainedPolicy, graph: graph_lib.ComputationGraph,
+                      cluster: cluster_lib.Cluster, repeats: int = 3, heuristic: str = "heft"
+                      ) -> ZeroShotMeasurement:
+  """Times zero-shot inference of ``policy`` on ``graph`` (see :class:`ZeroShotMeasurement`).
+
+  Raises:
+    ValueError: ``repeats`` < 1 or an unknown ``heuristic``.
+  """
+  if repeats < 1:
+    raise ValueError(f"repeats must be >= 1, got {repeats}")
+  if heuristic not in baselines.METHODS:
+    raise ValueError(f"unknown heuristic {heuristic!r}; known: {', '.join(sorted(baselines.METHODS))}")
+  jax.clear_caches()
+  start = time.perf_counter()
+  decisions = pretrained_lib.zero_shot(policy, graph, cluster)
+  cold = time.perf_counter() - start
+  inputs = pretrained_lib.greedy_inputs(policy, graph, cluster)
+  inputs_seconds = _median_seconds(lambda: pretrained_lib.greedy_inputs(policy, graph, cluster), repeats)
+  forward_seconds = _median_seconds(lambda: pretrained_lib.greedy_decisions(policy, inputs), repeats)
+  warm = _median_seconds(lambda: pretrained_lib.zero_shot(policy, graph, cluster), repeats)
+  problem = evaluation.Problem(graph, cluster)
+  start = time.perf_counter()
+  baselines.METHODS[heuristic](problem)
+  heuristic_seconds = time.perf_counter() - start
+  start = time.perf_counter()
+  evaluation.exact_cost(graph, cluster, decisions)
+  exact_seconds = time.perf_counter() - start
+  return ZeroShotMeasurement(graph=graph.name, num_nodes=graph.num_nodes,
+                             padded_nodes=int(inputs.leader.shape[0]), cold_seconds=cold,
+                             inputs_seconds=inputs_seconds, forward_seconds=forward_seconds, warm_seconds=warm,
+                             heuristic=heuristic, heuristic_seconds=heuristic_seconds,
+                             exact_seconds=exact_seconds, repeats=repeats)
+
+
+def zero_shot_table(rows: list[ZeroShotMeasurement]) -> str:
+  """Markdown table of zero-shot measurements, the heuristic's and the exact score's times beside them."""
+  lines = ["| graph | nodes N | padded Np | cold zero-shot (s) | warm zero-shot (s, median) "
+           "| of which features (s) | of which forward (s) | heuristic (s) | cold / heuristic "
+           "| exact score of the decisions (s) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+  for r in rows:
+    lines.append(f"| {r.graph} | {r.num_nodes:,} | {r.padded_nodes:,} | {r.cold_seconds:.3g} "
+                 f"| {r.warm_seconds:.3g} (of {r.repeats}) | {r.inputs_seconds:.3g} | {r.forward_seconds:.3g} "
+                 f"| {r.heuristic} {r.heuristic_seconds:.3g} | {r.cold_seconds / r.heuristic_seconds:.2g}x "
+                 f"| {r.exact_seconds:.3g} |")
+  return "\n".join(lines)
+
+
+def zero_shot_section(rows: list[ZeroShotMeasurement], policy: pretrained_lib.PretrainedPolicy,
+                      cluster: cluster_lib.Cluster, load_seconds: float, command: str,
+                      load_average: str = "") -> str:
+  """The markdown appended to BENCHMARKS.md: heading, machine, policy, command, table."""
+  network = policy.network
+  return "\n".join([
+      "## Zero-shot inference (pretrained policy)", "",
+      f"Machine: {model_benchmark.machine_description()}{load_average}.", "",
+      f"Policy: {policy.path} (iteration {policy.step}; tasks {','.join(network.tasks)}), loaded in "
+      f"{load_seconds:.2f} s; cluster {cluster.name}.", "",
+      "Cold = the first `go_jax.rl.pretrained.zero_shot` call after `jax.clear_caches()` (tracing and "
+      "compilation included): what `python -m experiments.optimize` spends on its decisions. Warm = the "
+      "same call once compiled, split into its host half (padded features, colocation leaders) and the "
+      "jitted forward pass. Beside them, one run of a constructive heuristic on the same graph and one "
+      "exact reference simulation of the zero-shot decisions (what `optimize` prints).", "",
+      f"Command: `{command}`", "",
+      zero_shot_table(rows), ""])

@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from absl import logging
 import jax
@@ -155,16 +155,28 @@ def _greedy(params: Any, graphs: Any, num_devices: jax.Array, leader: jax.Array,
   return iteration.to_sim_decisions(output.actions, leader)
 
 
-def zero_shot(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
-              cluster: cluster_lib.Cluster) -> simulator.Decisions:
-  """The policy's most likely decisions for ``graph`` on ``cluster``: one forward pass.
+class GreedyInputs(NamedTuple):
+  """What one greedy forward pass of a pretrained policy reads (Np = the node bucket, >= N + 1).
+
+  Attributes:
+    graphs: the padded ``jraph.GraphsTuple`` of the graph (:func:`go_jax.graph.features.to_graphs_tuple`).
+    num_devices: () int32, devices the placement head chooses among.
+    leader: (Np,) int32 colocation leader of every node (padding nodes lead themselves).
+    num_nodes: N, real nodes.
+  """
+
+  graphs: Any
+  num_devices: np.ndarray
+  leader: np.ndarray
+  num_nodes: int
+
+
+def greedy_inputs(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
+                  cluster: cluster_lib.Cluster) -> GreedyInputs:
+  """The host-side half of :func:`zero_shot`: padded features, device count and colocation leaders.
 
   Nothing is simulated, except, for a network with ``model.cluster_context``,
   two single-device simulations for the graph's memory need (:func:`rewards.memory_need`).
-
-  Returns:
-    (N,) decisions (numpy): placement int32 (colocated ops on their leader's
-    device), priority float64 (the priority level) and fusion bool.
   """
   num_devices = placement_devices(cluster, pretrained.network)
   num_nodes = features.bucket_size(graph.num_nodes + 1)
@@ -176,11 +188,31 @@ def zero_shot(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
   graphs = features.to_graphs_tuple(graph, num_nodes, cluster=context)
   leader = np.arange(num_nodes, dtype=np.int32)
   leader[: graph.num_nodes] = objective_lib.colocation_leader(graph)
-  decisions = _greedy(pretrained.params, graphs, np.int32(num_devices), leader, network=pretrained.network)
-  n = graph.num_nodes
+  return GreedyInputs(graphs, np.int32(num_devices), leader, graph.num_nodes)
+
+
+def greedy_decisions(pretrained: PretrainedPolicy, inputs: GreedyInputs) -> simulator.Decisions:
+  """The device half of :func:`zero_shot`: one jitted greedy forward pass, cut to the N real nodes (numpy)."""
+  decisions = _greedy(pretrained.params, inputs.graphs, inputs.num_devices, inputs.leader,
+                      network=pretrained.network)
+  n = inputs.num_nodes
   return simulator.Decisions(np.asarray(decisions.placement[:n], np.int32),
                              np.asarray(decisions.priority[:n], np.float64),
                              np.asarray(decisions.fusion[:n], bool))
+
+
+def zero_shot(pretrained: PretrainedPolicy, graph: graph_lib.ComputationGraph,
+              cluster: cluster_lib.Cluster) -> simulator.Decisions:
+  """The policy's most likely decisions for ``graph`` on ``cluster``: one forward pass.
+
+  :func:`greedy_inputs` then :func:`greedy_decisions`; nothing is simulated
+  (but see :func:`greedy_inputs` for networks with a cluster context).
+
+  Returns:
+    (N,) decisions (numpy): placement int32 (colocated ops on their leader's
+    device), priority float64 (the priority level) and fusion bool.
+  """
+  return greedy_decisions(pretrained, greedy_inputs(pretrained, graph, cluster))
 
 
 @dataclasses.dataclass(frozen=True)
