@@ -1,9 +1,5 @@
 """``python -m experiments.bench_zero_shot`` and its library (go_jax/rl/benchmark.py)."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -12,13 +8,11 @@ from go_jax.rl import benchmark
 from go_jax.rl import pretrained
 from simulator import bench as simulator_bench
 from simulator import cluster as cluster_lib
-
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+from tests import cli_run
 
 
 def _run(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.bench_zero_shot", *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=600)
+  return cli_run.run_module("experiments.bench_zero_shot", *args)
 
 
 def test_the_two_halves_are_zero_shot():
@@ -69,8 +63,4 @@ def test_cli_appends_its_section(tmp_path):
     (["--repeats=0"], "--repeats must be >= 1"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message):
-  proc = _run(*args)
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  assert "Traceback" not in proc.stderr
-  last = proc.stderr.strip().splitlines()[-1]
-  assert last.startswith("error: ") and message in last
+  cli_run.check_input_error(_run(*args), message)

@@ -5,14 +5,14 @@ import os
 import subprocess
 import sys
 
+from tests import cli_run
 from tests import shared_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_cli(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.evaluate", *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=600)
+  return cli_run.run_module("experiments.evaluate", *args)
 
 
 def test_table_and_json_records(tmp_path):
@@ -34,10 +34,8 @@ def test_table_and_json_records(tmp_path):
 
 def test_bad_method_and_cluster_are_one_line_errors():
   graph = shared_data.path("pipedream", "alexnet")
-  out = run_cli(f"--graph={graph}", "--methods=single,telepathy")
-  assert out.returncode == 2 and "unknown method(s) telepathy" in out.stderr and "Traceback" not in out.stderr
-  out = run_cli(f"--graph={graph}", "--cluster=abacus")
-  assert out.returncode == 2 and "abacus" in out.stderr and "Traceback" not in out.stderr
+  cli_run.check_input_error(run_cli(f"--graph={graph}", "--methods=single,telepathy"), "unknown method(s) telepathy")
+  cli_run.check_input_error(run_cli(f"--graph={graph}", "--cluster=abacus"), "abacus")
 
 
 # Runs experiments.evaluate's main with an extra method "probe" that reports the Problem's checkpoint.

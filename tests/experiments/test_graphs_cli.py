@@ -1,23 +1,18 @@
 """End-to-end tests of ``python -m experiments.graphs`` (real subprocesses)."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from go_jax.graph import serialization
+from tests import cli_run
 from tests import shared_data
 from tests.graph import test_external_importers
 from tests.graph import test_graph
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def run_cli(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.graphs", *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=300)
+  return cli_run.run_module("experiments.graphs", *args, timeout=300)
 
 
 def test_json_summary_of_our_format(tmp_path):
@@ -48,18 +43,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, content, fragment):
   path = tmp_path / name
   path.write_text(content)
   out = run_cli(f"--graph={path}", "--json")
-  assert out.returncode == 2
   assert out.stdout == ""
-  lines = out.stderr.strip().splitlines()
-  assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0] and fragment in lines[0]
-  assert "Traceback" not in out.stderr
+  cli_run.check_input_error(out, str(path), fragment, only_line=True)
 
 
 def test_missing_file_and_bad_flags():
   out = run_cli("--graph=/no/such/file.json")
-  assert out.returncode == 2 and "no such file" in out.stderr and "Traceback" not in out.stderr
-  out = run_cli()
-  assert out.returncode == 2 and "exactly one of" in out.stderr
+  cli_run.check_input_error(out, "no such file")
+  cli_run.check_input_error(run_cli(), "exactly one of")
 
 
 def test_json_summary_of_hlo_training_step(tmp_path):

@@ -17,13 +17,13 @@ from go_jax.graph import loading
 from go_jax.rl import pretrained
 import simulator
 from simulator import cluster as cluster_lib
+from tests import cli_run
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
 def _run(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.optimize", *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=600)
+  return cli_run.run_module("experiments.optimize", *args)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +111,4 @@ def test_cli_end_to_end(hlo_path, tmp_path):
     (["--graph=rnnlm_2", "--cluster=v100x4", "--finetune_steps=-1"], "finetune_steps"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message):
-  proc = _run(*args)
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  assert "Traceback" not in proc.stderr
-  last = proc.stderr.strip().splitlines()[-1]
-  assert last.startswith("error: ") and message in last
+  cli_run.check_input_error(_run(*args), message)

@@ -1,16 +1,12 @@
 """experiments.priority_levels: heuristics quantised to priority levels, its page and its CLI errors."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 
 from experiments import priority_levels_lib
 from experiments import results_lib
 import simulator
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import cli_run
 
 
 def test_one_device_makes_every_order_equally_fast_and_one_level_is_level_order():
@@ -37,8 +33,4 @@ def test_page_has_one_table_per_heuristic():
 
 def test_bad_levels_exit_2_with_one_line():
   for flag, message in [("--levels=8,x", "not a list of integers"), ("--levels=0", "must be >= 1")]:
-    out = subprocess.run([sys.executable, "-m", "experiments.priority_levels", flag], cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2, out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
+    cli_run.check_input_error(cli_run.run_module("experiments.priority_levels", flag), message, only_line=True)

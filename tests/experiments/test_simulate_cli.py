@@ -2,19 +2,15 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from tests import cli_run
 from tests.simulator import test_conformance
-
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
 def _run(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.simulate", *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=120)
+  return cli_run.run_module("experiments.simulate", *args, timeout=120)
 
 
 def test_expert_split_json():
@@ -36,7 +32,4 @@ def test_bad_decisions_file_one_line_exit_2(tmp_path):
     pytest.skip("dnn-partitioning data not found")
   bad = tmp_path / "decisions.json"
   bad.write_text(json.dumps({"placement": [0, 1]}))
-  proc = _run(f"--graph={layer}", f"--placement={bad}")
-  assert proc.returncode == 2
-  assert "Traceback" not in proc.stderr
-  assert proc.stderr.strip().count("\n") == 0 and "decisions.json" in proc.stderr
+  cli_run.check_input_error(_run(f"--graph={layer}", f"--placement={bad}"), "decisions.json", only_line=True)

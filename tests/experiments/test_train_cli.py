@@ -1,15 +1,10 @@
 """End-to-end tests of the main job (``./run.sh`` = ``python -m experiments.main``), real subprocesses."""
 
-import os
-import subprocess
-import sys
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import cli_run
 
 
 def run_main(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.main", *args], cwd=REPO, capture_output=True,
-                        text=True, timeout=900)
+  return cli_run.run_module("experiments.main", *args, timeout=900)
 
 
 def test_main_trains_go_and_prints_it_next_to_the_baselines():
@@ -32,4 +27,4 @@ def test_main_baselines_only_and_bad_tasks():
   assert out.returncode == 0, out.stderr
   assert "single" in out.stdout and "go_one" not in out.stdout and "[train]" not in out.stderr
   bad = run_main("--graph=toy_chains_2x4", "--tasks=placement,colour")
-  assert bad.returncode == 2 and bad.stderr.startswith("error:") and "colour" in bad.stderr
+  cli_run.check_input_error(bad, "colour", only_line=True)

@@ -11,6 +11,7 @@ from experiments import rows
 from experiments import transfer_lib
 from experiments.configs import pretrain as pretrain_config
 from go_jax import errors
+from tests import cli_run
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -106,10 +107,8 @@ def test_phases_split_a_family_between_processes(tmp_path, monkeypatch):
 
 
 def test_stored_only_needs_rows_dir(tmp_path):
-  proc = subprocess.run([sys.executable, "-m", "experiments.transfer_results", f"--workdir={tmp_path}",
-                         "--stored_only"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 2 and "--stored_only needs --rows_dir" in proc.stderr
-  assert "Traceback" not in proc.stderr
+  proc = cli_run.run_module("experiments.transfer_results", f"--workdir={tmp_path}", "--stored_only")
+  cli_run.check_input_error(proc, "--stored_only needs --rows_dir")
 
 
 @pytest.mark.slow  # pretrains, fine-tunes and trains GO-one (about 5-10 minutes on a loaded 2-core CPU)

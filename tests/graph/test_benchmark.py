@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -17,8 +15,8 @@ from go_jax.graph import benchmark
 from go_jax.graph import hlo_import
 from go_jax.graph import jax_import
 from go_jax.models import benchmark as model_benchmark
+from tests import cli_run
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # A tiny Transformer-XL that traces in about a second (tests/workloads/conftest.py's knobs).
 _TINY_TXL = dict(num_segments=2, segment_len=4, mem_len=4, batch=2, d_model=16, num_heads=2, d_inner=32, vocab=50)
@@ -123,8 +121,7 @@ def test_benchmark_section_heading_command_table_and_append(tmp_path):
 
 
 def _run_cli(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.bench_import", *args], cwd=REPO, capture_output=True,
-                        text=True, timeout=300)
+  return cli_run.run_module("experiments.bench_import", *args, timeout=300)
 
 
 @pytest.mark.parametrize("flag,fragment", [
@@ -135,9 +132,8 @@ def _run_cli(*args):
 ])
 def test_cli_bad_flag_is_one_line_and_exit_2(flag, fragment):
   out = _run_cli(flag)
-  assert out.returncode == 2 and out.stdout == ""
-  lines = out.stderr.strip().splitlines()
-  assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], out.stderr
+  assert out.stdout == ""
+  cli_run.check_input_error(out, fragment, only_line=True)
 
 
 def test_cli_tiny_run_prints_and_appends_the_section(tmp_path):

@@ -7,8 +7,6 @@ once for the whole module; every later iteration takes a fraction of a second.
 
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import ml_collections
@@ -24,6 +22,7 @@ from go_jax.rl import pretrained
 from go_jax.rl import toy_graphs
 import simulator
 from simulator import cluster as cluster_lib
+from tests import cli_run
 from tests import shared_data
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -197,8 +196,7 @@ def test_finetune_never_returns_worse_than_zero_shot(workdir):
 
 
 def _launch(*args):
-  return subprocess.run([sys.executable, "-m", "experiments.pretrain", *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=900)
+  return cli_run.run_module("experiments.pretrain", *args, timeout=900)
 
 
 def test_fingerprint_follows_the_checkpoint_contents(tmp_path):
@@ -217,8 +215,7 @@ def test_fingerprint_follows_the_checkpoint_contents(tmp_path):
 
 def test_launcher_bad_holdout_is_one_line_exit_2(tmp_path):
   proc = _launch(f"--config={TEST_CONFIG}", f"--workdir={tmp_path}", "--config.holdout=nope")
-  assert proc.returncode == 2 and "Traceback" not in proc.stderr
-  assert proc.stderr.strip().splitlines()[-1].startswith("error: --config.holdout='nope'")
+  assert cli_run.check_input_error(proc).startswith("error: --config.holdout='nope'")
 
 
 @pytest.mark.slow

@@ -1,9 +1,5 @@
 """Imitation in GO-batch pretraining: each batch graph's own teacher, cloned before PPO."""
 
-import os
-import subprocess
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,8 +17,7 @@ from go_jax.rl import symmetry
 from go_jax.rl import train
 import simulator
 from simulator import cluster as cluster_lib
-
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+from tests import cli_run
 
 
 def _config(**overrides):
@@ -182,8 +177,4 @@ def test_split_probe_counts_splits_of_squeezed_graphs():
     (["--checkpoint=go_jax/pretrained", "--memory_pressure=0.5", "--num_steps=0"], "--num_steps=0: expected >= 1"),
 ])
 def test_probe_cli_bad_input_is_one_line_exit_2(args, message):
-  proc = subprocess.run([sys.executable, "-m", "experiments.probe_splits", *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=300)
-  assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
-  last = proc.stderr.strip().splitlines()[-1]
-  assert last.startswith("error: ") and message in last
+  cli_run.check_input_error(cli_run.run_module("experiments.probe_splits", *args), message)
