@@ -10,13 +10,14 @@ For every held-out family F (:func:`run_family`):
    iterations; the step time after k steps is the best of the zero-shot
    decisions and the best sampled so far (vectorized simulator), and the last
    one is re-scored exactly (:func:`go_jax.rl.pretrained.finetune`);
-5. GO-one on the target alone (no pretraining) with the same network, PPO
-   settings and simulator budget (:func:`go_jax.rl.train.train`). With the
-   config's ``imitation`` section on (the default) it is warm-started: before
-   its first iteration it clones the best constructive heuristic's decisions
-   for each task. With pathwise steps on, an iteration costs more evaluations
-   than a fine-tuning one, so it gets fewer. Fine-tuning has no warm start: it
-   starts from the pretrained policy alone;
+5. GO-one on the target alone (no pretraining) with the same config: network,
+   PPO settings and simulator budget (:func:`go_jax.rl.train.train`). The
+   pretraining config turns GO-one's imitation warm start off
+   (``imitation.steps = 0``), so it starts from random parameters. Its
+   pathwise steps stay on: an iteration also takes ``pathwise.steps`` Adam
+   steps on the placement through the relaxed simulator and scores its argmax,
+   so it costs more evaluations than a fine-tuning iteration (plain PPO) and
+   GO-one gets fewer;
 6. every baseline of :data:`go_jax.baselines.METHODS` except the learned ones
    (``go_one``, and ``go``, the shipped policy) with the same simulator budget
    (``max(finetune_steps) * num_samples``), the best feasible one reported;
@@ -175,7 +176,7 @@ def _finetune_phase(family: str, workdir: str, problem: evaluation.Problem, max_
 
 def _go_one_phase(family: str, pretrain_config: ml_collections.ConfigDict, problem: evaluation.Problem,
                   max_steps: int, progress: Callable[[str], None]) -> dict[str, Any]:
-  """Step 5: GO-one on ``problem`` alone (its warm start included) with the pretraining network and budget."""
+  """Step 5: GO-one on ``problem`` alone, from random parameters, with the pretraining config and budget."""
   one_config = ml_collections.ConfigDict(pretrain_config.to_dict())
   one_config.patience = 0
   one_config.num_iterations = max_steps
@@ -355,10 +356,10 @@ def write_markdown(results: Sequence[dict[str, Any]], path: str, command: str,
            "the best decisions sampled so far under the vectorized simulator (or the zero-shot decisions, if "
            "better). FT = fine-tuning from the policy pretrained without the family; GO-one = the same network "
            f"trained on the target alone (no pretraining) with the same simulator budget (a fine-tuning iteration "
-           f"costs {costs[0]} evaluations, a GO-one iteration {costs[1]}: its pathwise steps count too). GO-one is "
-           "warm-started: before its first iteration it clones the best constructive heuristic's decisions for "
-           "each task (the heuristics' own evaluations are not in the evaluation columns); fine-tuning starts "
-           "from the pretrained policy alone. The best "
+           f"costs {costs[0]} evaluations, a GO-one iteration {costs[1]}: its pathwise placement steps through the "
+           "relaxed simulator and its argmax's exact score count too). Both start without a heuristic warm start "
+           "(the pretraining config's `imitation.steps = 0`): GO-one from random parameters, fine-tuning from the "
+           "pretrained ones, with plain PPO. The best "
            "baseline ran with the same "
            "simulator budget and is the best of every registered non-learned method, `fuse_all` (fusion "
            "everywhere on the faster of one device and the expert placement) included: a joint policy's "

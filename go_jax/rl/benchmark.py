@@ -19,6 +19,7 @@ constructive heuristic on the same graph and of scoring the decisions exactly.
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 import time
 
@@ -227,6 +228,12 @@ def zero_shot_table(rows: list[ZeroShotMeasurement]) -> str:
   return "\n".join(lines)
 
 
+def _shown_path(path: str) -> str:
+  """``path`` relative to the working directory when inside it (the repository, for the shipped policy)."""
+  relative = os.path.relpath(path)
+  return path if relative.startswith("..") else relative
+
+
 def zero_shot_section(rows: list[ZeroShotMeasurement], policy: pretrained_lib.PretrainedPolicy,
                       cluster: cluster_lib.Cluster, load_seconds: float, command: str,
                       load_average: str = "") -> str:
@@ -235,7 +242,7 @@ def zero_shot_section(rows: list[ZeroShotMeasurement], policy: pretrained_lib.Pr
   return "\n".join([
       "## Zero-shot inference (pretrained policy)", "",
       f"Machine: {model_benchmark.machine_description()}{load_average}.", "",
-      f"Policy: {policy.path} (iteration {policy.step}; tasks {','.join(network.tasks)}), loaded in "
+      f"Policy: {_shown_path(policy.path)} (iteration {policy.step}; tasks {','.join(network.tasks)}), loaded in "
       f"{load_seconds:.2f} s; cluster {cluster.name}.", "",
       "Cold = the first `go_jax.rl.pretrained.zero_shot` call after `jax.clear_caches()` (tracing and "
       "compilation included): what `python -m experiments.optimize` spends on its decisions. Warm = the "
