@@ -187,6 +187,9 @@ def test_new_options_at_their_off_values_keep_stored_keys():
   assert rl_config.effective(config)["memory_pressure"] == 0.5
 
 
+# Slow: two compilations of a pretraining iteration (about 2 min on a loaded 2-core CPU); the context's
+# parts have the fast tests above, and the option is off by default.
+@pytest.mark.slow
 def test_pretrain_with_context_then_zero_shot(tmp_path):
   config = _config(memory_pressure=0.5, num_iterations=2)
   config.model.cluster_context = True
